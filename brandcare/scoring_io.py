@@ -1,0 +1,114 @@
+"""The JSON Lines contract of ``brandcare score`` (see DESIGN.md), at the edge of the app.
+
+Input lines are validated before anything is scored, so a malformed file produces no
+partial output: the command reports every bad line (up to a limit) and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from responders.policy import decide
+from sentiment.base import Scorer
+
+MAX_REPORTED_ERRORS = 10
+
+
+class ScoreRequest(BaseModel):
+    """One input line: ``{"id": ..., "text": ...}``; ``followers`` is optional author reach."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: StrictStr | StrictInt
+    text: StrictStr
+    followers: StrictInt | None = Field(default=None, ge=0)
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """A malformed input line and what is wrong with it."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class MalformedInputError(ValueError):
+    """Input lines that do not follow the contract; nothing was scored."""
+
+    def __init__(self, errors: Sequence[LineError], total: int) -> None:
+        self.errors = list(errors)
+        more = f" (and {total - len(errors)} more)" if total > len(errors) else ""
+        lines = "\n".join(f"  {e}" for e in errors)
+        super().__init__(
+            f"{total} malformed input line(s){more}; expected "
+            f'{{"id": <string or integer>, "text": <string>}} per line:\n{lines}'
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "line"
+        parts.append(f"'{where}' {err['msg'].lower()}")
+    return "; ".join(parts)
+
+
+def parse_lines(lines: Iterable[str]) -> list[ScoreRequest]:
+    """Validate every line; raise MalformedInputError naming the bad ones."""
+    requests: list[ScoreRequest] = []
+    errors: list[LineError] = []
+    total_errors = 0
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        problem: str | None = None
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
+        else:
+            if not isinstance(value, dict):
+                problem = f"expected a JSON object, got {type(value).__name__}"
+            else:
+                try:
+                    requests.append(ScoreRequest.model_validate(value))
+                except ValidationError as exc:
+                    problem = _describe(exc)
+        if problem is not None:
+            total_errors += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(LineError(number, problem))
+    if total_errors:
+        raise MalformedInputError(errors, total_errors)
+    return requests
+
+
+def score_records(scorer: Scorer, requests: Sequence[ScoreRequest]) -> list[dict[str, Any]]:
+    """Score validated requests and shape each result as the contract's output object."""
+    scores = scorer.score([r.text for r in requests])
+    out = []
+    for request, s in zip(requests, scores, strict=True):
+        decision = decide(s, followers=request.followers)
+        out.append(
+            {
+                "id": request.id,
+                "sentiment": s.sentiment.value,
+                "probs": s.probs.as_dict(),
+                "urgency": decision.urgency,
+                "urgency_level": decision.urgency_level,
+                "troll": decision.troll,
+                "troll_prob": s.troll_prob,
+                "needs_reply": decision.needs_reply,
+                "issue": s.issue,
+                "reasons": list(decision.reasons),
+            }
+        )
+    return out

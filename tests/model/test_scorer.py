@@ -1,0 +1,155 @@
+"""The scorer contract on the committed artifacts: shapes, edge inputs, and hard cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from responders.policy import Action, decide
+from sentiment import Scorer
+from sentiment.base import Sentiment, urgency_level
+
+
+def test_it_is_a_scorer_with_a_version(scorer):
+    assert isinstance(scorer, Scorer)
+    assert scorer.model_version.startswith("care-minilm-l6-lora-")
+    assert scorer.model_version.endswith("-int8")
+
+
+def test_same_length_and_order_and_empty_batch(scorer):
+    texts = ["@SkywayAir thank you, lovely crew!", "@SkywayAir you lost my bag", "hello"]
+    out = scorer.score(texts)
+    assert len(out) == 3
+    assert out[0].sentiment is Sentiment.POSITIVE
+    assert out[1].sentiment is Sentiment.NEGATIVE
+    assert scorer.score([]) == []
+
+
+EDGE_TEXTS = {
+    "empty": "",
+    "whitespace": " \n\t ",
+    "huge": "my bag is lost " * 7000,  # ~100k characters
+    "emoji": "✈️😡😡😡🧳❓",
+    "rtl": "@SkywayAir رحلتي تأخرت ثلاث ساعات ولا أحد يجيب",
+    "html": "<script>alert('x')</script><img src=x onerror=alert(1)> where is my refund",
+    "control": "bag\x00 lost\x1b[31m \u202egnorw\u202c \ufeff at gate",
+    "surrogates": "broken \ud83d text",
+    "zalgo": "h̵̛̪e̷͕͝l̶̞̈p̶̣̄ my flight",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_TEXTS))
+def test_edge_inputs_score_without_crashing(scorer, name):
+    (s,) = scorer.score([EDGE_TEXTS[name]])
+    probs = s.probs
+    assert math.isclose(probs.negative + probs.neutral + probs.positive, 1.0, abs_tol=1e-3)
+    assert 0.0 <= s.urgency <= 1.0
+    assert 0.0 <= s.troll_prob <= 1.0
+    assert urgency_level(s.urgency) in {"low", "medium", "high"}
+
+
+def test_empty_text_is_reported_as_such_and_needs_nothing(scorer):
+    for text in ("", "   "):
+        (s,) = scorer.score([text])
+        assert s.urgency_reasons == ("empty text",)
+        assert s.needs_reply_prob == 0.0
+
+
+def test_huge_text_is_marked_truncated(scorer):
+    (s,) = scorer.score([EDGE_TEXTS["huge"]])
+    assert s.truncated
+
+
+def test_batch_composition_barely_moves_a_score(scorer):
+    # int8 dynamic quantization scales activations per batch: allow a small wobble.
+    text = "@SkywayAir my flight leaves in 2 hours and it's cancelled"
+    alone = scorer.score([text])[0]
+    crowd = scorer.score(["x" * 300, "ok", text, "lovely day"])[2]
+    assert alone.sentiment == crowd.sentiment
+    assert abs(alone.urgency - crowd.urgency) < 0.05
+
+
+def test_scores_are_repeatable(scorer):
+    texts = ["@NimbusBank charged twice", "@StreamlyHelp love it"]
+    assert scorer.score(texts) == scorer.score(texts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@SkywayAir great, another cancelled flight. Love spending my birthday at O'Hare.",
+        "@SkywayAir wow thanks for losing my bag again, really stellar service",
+        "@StreamlyHelp oh perfect, the app crashed right at the finale. just perfect.",
+    ],
+)
+def test_sarcastic_complaints_are_negative(scorer, text):
+    assert scorer.score([text])[0].sentiment is Sentiment.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@SkywayAir no problems at all with check-in today, smoothest trip in years",
+        "@NimbusBank not a single issue with the new app, really impressed",
+    ],
+)
+def test_negated_problems_are_not_negative(scorer, text):
+    assert scorer.score([text])[0].sentiment is not Sentiment.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@SkywayAir you are a bunch of clowns and idiots, go die in a fire",
+        "@NimbusBank your staff are pathetic losers and morons",
+        "@user you are a disgusting liar and a moron",
+    ],
+)
+def test_brand_addressed_abuse_is_trolling(scorer, text):
+    (s,) = scorer.score([text])
+    assert decide(s).action is Action.SKIP_TROLL, s
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@SkywayAir where the f*** is my bag?? landed 3 hours ago, nothing at the carousel",
+        "@NimbusBank this is bullshit, you charged me twice and nobody answers the phone",
+    ],
+)
+def test_profane_complaints_with_a_real_issue_are_not_trolling(scorer, text):
+    (s,) = scorer.score([text])
+    decision = decide(s)
+    assert decision.action is Action.REPLY, s
+    assert decision.urgency_level in {"medium", "high"}
+
+
+def test_urgent_mentions_explain_themselves(scorer):
+    (s,) = scorer.score(["@SkywayAir my flight leaves in 2 hours and the app says cancelled!"])
+    assert "negative" in s.urgency_reasons
+    assert any(r.startswith("time pressure:") and "2 hours" in r for r in s.urgency_reasons)
+    assert urgency_level(s.urgency) == "high"
+
+
+def test_double_charge_is_urgent_money(scorer):
+    (s,) = scorer.score(["@NimbusBank you charged me twice for the same order, $89 each"])
+    assert any(r.startswith("money:") for r in s.urgency_reasons)
+    assert urgency_level(s.urgency) in {"medium", "high"}
+
+
+def test_praise_is_low_urgency(scorer):
+    (s,) = scorer.score(["Shoutout to Maria at the @SkywayAir gate, she was amazing!"])
+    assert s.sentiment is Sentiment.POSITIVE
+    assert urgency_level(s.urgency) == "low"
+
+
+def test_quantized_and_fp32_agree_on_clear_cases(scorer, scorer_fp32):
+    texts = [
+        "@SkywayAir thank you so much, best flight ever",
+        "@SkywayAir you lost my luggage and nobody helps",
+        "@NimbusBank what are your opening hours on Sunday?",
+    ]
+    a = scorer.score(texts)
+    b = scorer_fp32.score(texts)
+    assert [x.sentiment for x in a] == [y.sentiment for y in b]
