@@ -1,0 +1,98 @@
+"""Small helpers the platform sources share: header parsing, text matching, log redaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_WHITESPACE = re.compile(r"\s+")
+_URL = re.compile(r"https?://\S+")
+_LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC (a function so tests can see one place)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """An integer header (Reddit sends ``"599.0"``), or None when absent or garbled."""
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def same_text(posted: str, wanted: str) -> bool:
+    """Whether a post the platform shows is the text we sent.
+
+    Platforms rewrite what they store: X escapes ``&`` as ``&amp;``, prefixes reply
+    handles and shortens links to t.co; Reddit trims whitespace. Comparing with those
+    rewrites undone keeps ``find_reply`` from missing a reply that did go out (which
+    would post it twice).
+    """
+    return _normalise(posted) == _normalise(wanted)
+
+
+def _normalise(text: str) -> str:
+    text = html.unescape(text).strip()
+    text = _LEADING_MENTIONS.sub("", text)
+    text = _URL.sub("<url>", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` reduced to JSON types, so ``Mention.raw`` can go into a JSON column."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if depth > 8:
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v, depth + 1) for v in value]
+    return str(value)
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks known secrets in log records of third-party loggers.
+
+    tweepy logs every request's headers (the bearer token) and prawcore its form data
+    at DEBUG; an app run at DEBUG must still never write a token to its logs.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = {s for s in secrets if s and len(s) >= 4}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with every secret replaced; never drops it."""
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_redaction(logger_names: Iterable[str], secrets: Iterable[str]) -> None:
+    """Attach (once per logger) a filter that redacts ``secrets`` from those loggers."""
+    wanted = {s for s in secrets if s}
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        for existing in logger.filters:
+            if isinstance(existing, RedactSecrets):
+                existing.secrets |= {s for s in wanted if len(s) >= 4}
+                break
+        else:
+            logger.addFilter(RedactSecrets(wanted))

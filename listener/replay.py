@@ -1,0 +1,298 @@
+"""Replay source: a JSON Lines file of mentions, released at a chosen speed.
+
+The demo and load tests need a platform that needs no credentials and behaves like
+one: mentions arrive over time (their ``created_at`` spacing divided by ``speed``), the
+cursor survives restarts, and replies "post" (in memory) so a draft can go all the way
+to ``sent``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, ClassVar
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from listener._common import same_text, utcnow
+from listener.base import Author, Mention, Page, PostedReply, Query
+from listener.errors import MalformedPayloadError, PermanentSourceError
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "replay"
+
+
+class ReplayLine(BaseModel):
+    """One line of a replay file, validated at the edge (pydantic).
+
+    ``id`` and ``text`` are required (``text`` may be empty). ``author`` (or ``handle``) defaults to
+    ``anonymous``; a missing ``created_at`` means "now" when replayed, so the bundled
+    sample (id, text, followers) replays as it is.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+    id: Annotated[str, Field(min_length=1)]
+    platform: Annotated[str, Field(min_length=1)] = PLATFORM
+    # Required but may be empty: platforms do carry empty posts (media only), and the
+    # scorer sample keeps some on purpose; the pipeline, not the file reader, decides.
+    text: str
+    author: str = Field(default="anonymous", validation_alias=AliasChoices("author", "handle"))
+    author_name: str | None = None
+    followers: Annotated[int, Field(ge=0)] | None = None
+    created_at: dt.datetime | None = None
+    conversation_id: str | None = None
+    url: str | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # Naive timestamps are read as UTC: every Mention carries an aware UTC time.
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCursor:
+    """How far a file was replayed: lines consumed, and the id on the last one."""
+
+    line: int
+    last_id: str = ""
+
+    def encode(self) -> str:
+        """``"<line>:<id>"``, stored in the cursor table."""
+        return f"{self.line}:{self.last_id}"
+
+    @classmethod
+    def decode(cls, value: str) -> ReplayCursor:
+        """Parse ``encode``'s string; ValueError when it is not one."""
+        line, _, last_id = value.partition(":")
+        number = int(line)
+        if number < 0:
+            raise ValueError(f"negative line in replay cursor {value!r}")
+        return cls(number, last_id)
+
+
+@dataclass(slots=True)
+class _Clock:
+    """Pacing for one file: the first mention's time and the moment it was released."""
+
+    anchor_created: dt.datetime | None = None
+    anchor_clock: float = 0.0
+
+
+@dataclass(slots=True)
+class _Replies:
+    posted: dict[tuple[str, str], list[tuple[str, PostedReply]]] = field(default_factory=dict)
+    count: int = 0
+
+
+class ReplaySource:
+    """Mentions from a JSON Lines file, released as their timestamps come due.
+
+    ``Query.terms`` is the file's path (relative paths resolve against ``base_dir``).
+    ``speed`` is how many times faster than real time to replay (``60``: an hour of
+    mentions in a minute); ``0`` releases everything at once. Polls never block: each
+    returns the mentions whose time has come.
+    """
+
+    platform: ClassVar[str] = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        speed: float = 0.0,
+        base_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        if speed < 0:
+            raise ValueError(f"speed must be >= 0, got {speed}")
+        self.speed = speed
+        self.base_dir = base_dir
+        self._clock = clock
+        self._now = now
+        self._pacing: dict[Path, _Clock] = {}
+        self._replies = _Replies()
+        self._lock = threading.Lock()
+
+    def poll(self, query: Query, *, since: str | None, limit: int = 100) -> Page:
+        """The next due mentions after ``since`` (a ``line:id`` cursor), in file order."""
+        path = self._path(query)
+        start = self._decode(since, path)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise PermanentSourceError(
+                f"replay file {path} does not exist",
+                reason="replay file missing",
+                platform=PLATFORM,
+            ) from None
+        if start.line > len(lines):
+            log.warning(
+                "%s cursor line %d is past the end of %s (%d lines); nothing to replay",
+                PLATFORM,
+                start.line,
+                path,
+                len(lines),
+            )
+        with self._lock:
+            pacing = self._pacing.setdefault(path, _Clock())
+            return self._release(path, lines, start, pacing, max(limit, 1))
+
+    def _release(
+        self, path: Path, lines: Sequence[str], start: ReplayCursor, pacing: _Clock, limit: int
+    ) -> Page:
+        mentions: list[Mention] = []
+        cursor = start
+        for index in range(start.line, len(lines)):
+            raw = lines[index]
+            if not raw.strip():
+                cursor = ReplayCursor(index + 1, cursor.last_id)
+                continue
+            try:
+                line = _parse(raw, path, index + 1)
+            except MalformedPayloadError:
+                if mentions:
+                    break  # release the good lines first; the next poll reports this one
+                raise
+            if not self._due(line, pacing):
+                break
+            mentions.append(self._mention(line, path))
+            cursor = ReplayCursor(index + 1, line.id)
+            if len(mentions) >= limit:
+                break
+        return Page(
+            mentions=mentions,
+            cursor=cursor.encode(),
+            requests=0,
+            reads=len(mentions),
+        )
+
+    def _due(self, line: ReplayLine, pacing: _Clock) -> bool:
+        """Whether a line's time has come; the first timestamped line starts the clock."""
+        if self.speed == 0 or line.created_at is None:
+            return True
+        if pacing.anchor_created is None:
+            pacing.anchor_created = line.created_at
+            pacing.anchor_clock = self._clock()
+            return True
+        offset = (line.created_at - pacing.anchor_created).total_seconds() / self.speed
+        return offset <= self._clock() - pacing.anchor_clock
+
+    def _mention(self, line: ReplayLine, path: Path) -> Mention:
+        handle = line.author.lstrip("@") or "anonymous"
+        return Mention(
+            platform=line.platform,
+            external_id=line.id,
+            text=line.text,
+            author=Author(
+                id=handle, handle=handle, name=line.author_name or handle, followers=line.followers
+            ),
+            created_at=line.created_at or self._now(),
+            url=line.url or f"replay:{path.name}#{line.id}",
+            conversation_id=line.conversation_id,
+            raw=line.model_dump(mode="json"),
+        )
+
+    def _path(self, query: Query) -> Path:
+        path = Path(query.terms).expanduser()
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        return path
+
+    @staticmethod
+    def _decode(since: str | None, path: Path) -> ReplayCursor:
+        if since is None:
+            return ReplayCursor(0)
+        try:
+            return ReplayCursor.decode(since)
+        except ValueError:
+            raise PermanentSourceError(
+                f"not a replay cursor for {path}: {since!r}",
+                reason="bad cursor",
+                platform=PLATFORM,
+            ) from None
+
+    def post_reply(self, mention: Mention, text: str) -> PostedReply:
+        """Record the reply in memory (nothing leaves the process) and return it."""
+        with self._lock:
+            self._replies.count += 1
+            reply = PostedReply(
+                platform=mention.platform,
+                external_id=f"replay-reply-{self._replies.count}",
+                url=f"replay:replies#{self._replies.count}",
+                posted_at=self._now(),
+            )
+            key = (mention.platform, mention.external_id)
+            self._replies.posted.setdefault(key, []).append((text, reply))
+        log.info("%s recorded reply %s to %s", PLATFORM, reply.external_id, mention.external_id)
+        return reply
+
+    def find_reply(self, mention: Mention, text: str) -> PostedReply | None:
+        """A reply recorded by ``post_reply`` for this mention and text, else None."""
+        with self._lock:
+            for posted_text, reply in self._replies.posted.get(
+                (mention.platform, mention.external_id), []
+            ):
+                if same_text(posted_text, text):
+                    return reply
+        return None
+
+    def replies(self) -> list[tuple[str, str, PostedReply]]:
+        """Every recorded reply as (mention external id, text, reply), for demos and tests."""
+        with self._lock:
+            return [
+                (external_id, text, reply)
+                for (_, external_id), items in self._replies.posted.items()
+                for text, reply in items
+            ]
+
+
+def _parse(raw: str, path: Path, number: int) -> ReplayLine:
+    """One line, or MalformedPayloadError naming the file and line."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MalformedPayloadError(
+            f"{path}:{number}: not JSON ({exc.msg})", platform=PLATFORM
+        ) from exc
+    try:
+        return ReplayLine.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise MalformedPayloadError(f"{path}:{number}: {problems}", platform=PLATFORM) from exc
+
+
+def read_replay_file(path: Path) -> list[ReplayLine]:
+    """Every line of a replay file, validated (for CLIs that check a file up front)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [_parse(raw, path, n) for n, raw in enumerate(lines, 1) if raw.strip()]
+
+
+__all__: Sequence[str] = [
+    "ReplayCursor",
+    "ReplayLine",
+    "ReplaySource",
+    "read_replay_file",
+]

@@ -1,0 +1,1 @@
+"""The real tweepy and praw clients against the local fake API servers."""
