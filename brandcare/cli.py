@@ -137,6 +137,208 @@ def bench_score(
     typer.echo(run_score_benchmark(settings.model_dir, n=n, shared=shared, accuracy=accuracy))
 
 
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic) at BRANDCARE_DATABASE_URL."""
+    from brandcare.store import migrate as migrations
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo(f"database at revision {migrations.current(settings.database_url)}")
+
+
+@app.command()
+def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, queries")]) -> None:
+    """Create or update brands and their queries from a file (idempotent)."""
+    from brandcare.setup import SetupError, apply_brands, load_brands
+    from brandcare.store import make_engine, session_factory, transaction
+
+    settings = _settings()
+    try:
+        brands = load_brands(file)
+    except SetupError as exc:
+        raise _fail(str(exc), 2) from exc
+    with transaction(session_factory(make_engine(settings.database_url))) as s:
+        ids = apply_brands(s, brands)
+    typer.echo(f"brands: {', '.join(f'{slug} (id {i})' for slug, i in ids.items())}")
+
+
+@app.command()
+def demo(
+    approve: Annotated[int, typer.Option(help="top drafts the demo agent approves and sends")] = 3,
+    database: Annotated[str, typer.Option(help="database URL (recreated)")] = "",
+    speed: Annotated[float, typer.Option(help="replay speed; 0 = all at once")] = 0.0,
+) -> None:
+    """The main job on the embedded default: replay sample mentions through every stage."""
+    from rich.console import Console
+
+    from brandcare.demo import print_report, run_demo
+
+    settings = _settings()
+    url = database or "sqlite:///brandcare-demo.db"
+    if not database:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"brandcare-demo.db{suffix}").unlink(missing_ok=True)
+    settings = settings.model_copy(update={"database_url": url, "replay_speed": speed})
+    console = Console()
+    report = run_demo(settings, approve=approve, console=Console(stderr=True))
+    print_report(report, settings, console)
+
+
+@app.command()
+def run(
+    tick: Annotated[float, typer.Option(help="seconds between scheduler ticks")] = 1.0,
+    threads: Annotated[int, typer.Option(help="in-process worker threads (no broker URL)")] = 2,
+) -> None:
+    """The production pipeline: the scheduler, plus in-process workers without a broker URL.
+
+    With BRANDCARE_BROKER_URL set, run workers separately: `brandcare worker`.
+    """
+    import time
+
+    from brandcare import runtime
+    from brandcare.queue import setup_broker
+    from brandcare.schedule import Enqueue, Scheduler
+
+    settings = _settings()
+    broker = setup_broker(settings.broker_url)
+    pipeline = runtime.configure(settings)
+    from brandcare import tasks
+
+    scheduler = Scheduler(
+        pipeline.sessions,
+        Enqueue(
+            tasks.poll_query.send,
+            tasks.score_mentions.send,
+            tasks.draft_mention.send,
+            tasks.send_draft.send,
+        ),
+        reddit_requests_per_minute=settings.reddit_requests_per_minute,
+    )
+    worker = None
+    if not settings.broker_url:
+        from dramatiq import Worker
+
+        worker = Worker(broker, worker_threads=threads)
+        worker.start()
+    last_sweep = 0.0
+    try:
+        while True:
+            scheduler.tick()
+            if time.monotonic() - last_sweep > 60:
+                scheduler.sweep()
+                last_sweep = time.monotonic()
+            time.sleep(tick)
+    except KeyboardInterrupt:
+        typer.echo("stopping", err=True)
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="worker processes")] = 2,
+    threads: Annotated[int, typer.Option(help="threads per process")] = 2,
+    queues: Annotated[str, typer.Option(help="comma-separated queues (default all)")] = "",
+) -> None:
+    """Dramatiq worker processes for BRANDCARE_BROKER_URL (scale out: run more of these)."""
+    import os
+
+    settings = _settings()
+    if not settings.broker_url:
+        raise _fail(
+            "`brandcare worker` needs BRANDCARE_BROKER_URL (redis://... or amqp://...); "
+            "without one, `brandcare run` runs workers in-process"
+        )
+    args = [
+        "dramatiq",
+        "brandcare.worker",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    if queues:
+        args += ["--queues", *queues.split(",")]
+    os.execvp(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
+
+
+@app.command("queue")
+def queue_(
+    limit: Annotated[int, typer.Option(help="drafts to show")] = 20,
+    brand: Annotated[str | None, typer.Option(help="brand slug")] = None,
+) -> None:
+    """Pending drafts, highest priority first (urgency, reach, age)."""
+    from sqlalchemy import select
+
+    from brandcare.store import make_engine, queries, session_factory, transaction
+    from brandcare.store.models import BrandRow
+
+    settings = _settings()
+    with transaction(session_factory(make_engine(settings.database_url))) as s:
+        brand_id = None
+        if brand:
+            brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
+            if brand_id is None:
+                raise _fail(f"no brand {brand!r}")
+        for e in queries.pending_queue(s, limit, brand_id=brand_id):
+            level = f"{e.score.urgency_level:<6} {e.score.urgency:.2f}" if e.score else "-"
+            typer.echo(
+                f"#{e.draft.id:<5} {level}  @{e.mention.author_handle} "
+                f"({e.mention.author_followers or 0} followers) {e.mention.platform}"
+            )
+            typer.echo(f"       mention: {_one_line(e.mention.text)}")
+            if e.score and e.score.reasons:
+                typer.echo(f"       why:     {'; '.join(e.score.reasons)}")
+            typer.echo(f"       draft:   {_one_line(e.draft.text)}")
+
+
+def _one_line(text: str, width: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@app.command()
+def approve(
+    draft_id: Annotated[int, typer.Argument(help="draft id (see `brandcare queue`)")],
+    text: Annotated[str | None, typer.Option(help="replace the draft's text")] = None,
+    by: Annotated[str, typer.Option(help="who approves")] = "",
+) -> None:
+    """Approve a pending draft (optionally edited) and send it, exactly once."""
+    from brandcare.review import ReviewError, approve_draft
+
+    settings = _settings()
+    try:
+        outcome = approve_draft(settings, draft_id, text=text, actor=by or _whoami())
+    except ReviewError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(outcome)
+
+
+@app.command()
+def reject(
+    draft_id: Annotated[int, typer.Argument(help="draft id")],
+    reason: Annotated[str, typer.Option(help="why (required; shown in the audit log)")],
+    by: Annotated[str, typer.Option(help="who rejects")] = "",
+) -> None:
+    """Reject a pending draft; nothing is sent."""
+    from brandcare.review import ReviewError, reject_draft
+
+    settings = _settings()
+    try:
+        reject_draft(settings, draft_id, reason=reason, actor=by or _whoami())
+    except ReviewError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"draft {draft_id} rejected")
+
+
+def _whoami() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

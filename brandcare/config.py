@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,3 +29,34 @@ class Settings(BaseSettings):
     score_threads: int | None = Field(default=None, ge=1)
     log_format: str = Field(default="text", pattern="^(text|json)$")
     log_level: str = "INFO"
+
+    # X (Twitter) API v2: a bearer token reads; OAuth 1.0a user keys post replies.
+    x_bearer_token: SecretStr | None = Field(default=None, validation_alias="X_BEARER_TOKEN")
+    x_api_key: SecretStr | None = Field(default=None, validation_alias="X_API_KEY")
+    x_api_secret: SecretStr | None = Field(default=None, validation_alias="X_API_SECRET")
+    x_access_token: SecretStr | None = Field(default=None, validation_alias="X_ACCESS_TOKEN")
+    x_access_secret: SecretStr | None = Field(default=None, validation_alias="X_ACCESS_SECRET")
+    x_api_url: str = "https://api.twitter.com"
+    #: X is pay-per-use: set these to your contract's prices (USD per post read / created).
+    x_price_per_read_usd: float = Field(default=0.005, ge=0)
+    x_price_per_post_usd: float = Field(default=0.01, ge=0)
+
+    # Reddit (praw): a script app's credentials; the account posts the replies.
+    reddit_client_id: SecretStr | None = Field(default=None, validation_alias="REDDIT_CLIENT_ID")
+    reddit_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="REDDIT_CLIENT_SECRET"
+    )
+    reddit_username: str | None = Field(default=None, validation_alias="REDDIT_USERNAME")
+    reddit_password: SecretStr | None = Field(default=None, validation_alias="REDDIT_PASSWORD")
+    reddit_user_agent: str = "brandcare/0.1 (social care)"
+    reddit_oauth_url: str = "https://oauth.reddit.com"
+    reddit_url: str = "https://www.reddit.com"
+    #: Reddit allows about 100 requests a minute per app, shared by every query.
+    reddit_requests_per_minute: int = Field(default=100, ge=1)
+
+    #: Replay files are read relative to this folder (the demo's sample lives in the package).
+    replay_dir: Path | None = None
+    replay_speed: float = Field(default=0.0, ge=0)
+
+    #: Scoring messages carry at most this many mention ids (one batched forward pass).
+    score_message_size: int = Field(default=64, ge=1, le=1024)

@@ -57,6 +57,8 @@ class ReplayLine(BaseModel):
     created_at: dt.datetime | None = None
     conversation_id: str | None = None
     url: str | None = None
+    #: When set, only a query for this brand releases the line (one file, many brands).
+    brand: str | None = None
 
     @field_validator("created_at")
     @classmethod
@@ -155,10 +157,16 @@ class ReplaySource:
             )
         with self._lock:
             pacing = self._pacing.setdefault(path, _Clock())
-            return self._release(path, lines, start, pacing, max(limit, 1))
+            return self._release(path, lines, start, pacing, max(limit, 1), query.brand)
 
     def _release(
-        self, path: Path, lines: Sequence[str], start: ReplayCursor, pacing: _Clock, limit: int
+        self,
+        path: Path,
+        lines: Sequence[str],
+        start: ReplayCursor,
+        pacing: _Clock,
+        limit: int,
+        brand: str,
     ) -> Page:
         mentions: list[Mention] = []
         cursor = start
@@ -175,6 +183,9 @@ class ReplaySource:
                 raise
             if not self._due(line, pacing):
                 break
+            if brand and line.brand and line.brand != brand:
+                cursor = ReplayCursor(index + 1, line.id)
+                continue  # another brand's line in a shared file
             mentions.append(self._mention(line, path))
             cursor = ReplayCursor(index + 1, line.id)
             if len(mentions) >= limit:

@@ -1,0 +1,184 @@
+"""``brandcare demo``: the whole pipeline on one laptop, on the embedded default.
+
+Creates a fresh SQLite database, replays the bundled sample of mentions (three brands,
+X and Reddit) through poll -> score -> draft with the in-process broker and real
+Dramatiq worker threads, then approves the top drafts as a demo agent so the send stage
+runs too, and prints what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from brandcare import runtime
+from brandcare.config import Settings
+from brandcare.queue import setup_broker
+from brandcare.schedule import Enqueue, Scheduler
+from brandcare.setup import apply_brands, load_brands
+from brandcare.sources import sample_dir
+from brandcare.store import migrate, queries, transaction
+from brandcare.store.models import DraftRow, MentionRow, ReplyRow
+
+DEMO_AGENT = "demo-agent"
+TERMINAL = ("drafted", "skipped", "ignored", "error")
+
+
+@dataclass
+class DemoReport:
+    """What the demo did, for printing and for tests."""
+
+    mentions: dict[str, int] = field(default_factory=dict)
+    drafts: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+    seconds: float = 0.0
+
+
+def _sample_count(path: Path) -> int:
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    approve: int = 3,
+    timeout: float = 300.0,
+    console: Console | None = None,
+) -> DemoReport:
+    """Run the demo against ``settings.database_url`` (a fresh SQLite file by default)."""
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    migrate.upgrade(settings.database_url)
+    broker = setup_broker(settings.broker_url)
+    pipeline = runtime.configure(settings)
+    from dramatiq import Worker
+
+    from brandcare import tasks
+
+    with transaction(pipeline.sessions) as s:
+        apply_brands(s, load_brands(sample_dir() / "demo_brands.json"))
+    expected = _sample_count(sample_dir() / "demo_mentions.jsonl")
+    scheduler = Scheduler(
+        pipeline.sessions,
+        Enqueue(
+            poll=tasks.poll_query.send,
+            score=tasks.score_mentions.send,
+            draft=tasks.draft_mention.send,
+            send=tasks.send_draft.send,
+        ),
+    )
+    worker = Worker(broker, worker_threads=2)
+    worker.start()
+    report = DemoReport()
+    try:
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            bars = {
+                name: progress.add_task(name, total=expected)
+                for name in ("fetched", "scored", "decided")
+            }
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                scheduler.tick()
+                counts = _counts(pipeline.sessions)
+                fetched = sum(counts.values())
+                decided = sum(counts.get(state, 0) for state in TERMINAL)
+                progress.update(bars["fetched"], completed=fetched)
+                progress.update(bars["scored"], completed=fetched - counts.get("new", 0))
+                progress.update(bars["decided"], completed=decided)
+                if decided >= expected:
+                    break
+                time.sleep(0.3)
+        report.sent = _approve_top(pipeline.sessions, approve, tasks.send_draft.send)
+        broker.join("send", timeout=int(timeout * 1000)) if approve else None
+        with transaction(pipeline.sessions) as s:
+            report.mentions = queries.count_by_state(s, "mentions")
+            report.drafts = queries.count_by_state(s, "drafts")
+            report.sent = (
+                s.scalar(
+                    select(func.count()).select_from(ReplyRow).where(ReplyRow.state == "posted")
+                )
+                or 0
+            )
+    finally:
+        worker.stop()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _counts(sessions) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with transaction(sessions) as s:
+        rows = s.execute(select(MentionRow.state, func.count()).group_by(MentionRow.state))
+        return {state: int(n) for state, n in rows}
+
+
+def _approve_top(sessions, n: int, send) -> int:  # type: ignore[no-untyped-def]
+    """Approve the top ``n`` pending drafts as the demo agent and queue their sends."""
+    approved = []
+    with transaction(sessions) as s:
+        for entry in queries.pending_queue(s, n):
+            if entry.draft.text and queries.transition_draft(
+                s,
+                entry.draft.id,
+                ["pending"],
+                "approved",
+                DEMO_AGENT,
+                approved_by=DEMO_AGENT,
+                approved_at=runtime.pipeline().clock(),
+            ):
+                approved.append(entry.draft.id)
+    for draft_id in approved:
+        send(draft_id)
+    return len(approved)
+
+
+def print_report(report: DemoReport, settings: Settings, console: Console) -> None:
+    """The demo's summary: counts per stage and the top of the agents' queue."""
+    table = Table(title="mentions by state")
+    for state, n in report.mentions.items():
+        table.add_row(state, str(n))
+    console.print(table)
+    drafts = Table(title="drafts by state")
+    for state, n in report.drafts.items():
+        drafts.add_row(state, str(n))
+    console.print(drafts)
+    pipeline = runtime.pipeline()
+    queue = Table(title="top of the queue (pending drafts, by priority)", show_lines=True)
+    for col in ("draft", "brand", "urgency", "author", "mention", "reasons", "draft reply"):
+        queue.add_column(col, overflow="fold")
+    with transaction(pipeline.sessions) as s:
+        for entry in queries.pending_queue(s, 8):
+            score = entry.score
+            queue.add_row(
+                str(entry.draft.id),
+                str(entry.mention.brand_id),
+                f"{score.urgency_level} {score.urgency:.2f}" if score else "-",
+                f"@{entry.mention.author_handle} ({entry.mention.author_followers or 0})",
+                entry.mention.text[:140],
+                "; ".join(score.reasons[:3]) if score else "",
+                entry.draft.text,
+            )
+        sent = list(s.scalars(select(DraftRow).where(DraftRow.state == "sent")))
+    console.print(queue, markup=False)
+    console.print(
+        f"replayed {sum(report.mentions.values())} mentions in {report.seconds:.0f}s; "
+        f"{report.sent} approved drafts sent by {DEMO_AGENT} (ids "
+        f"{json.dumps([d.id for d in sent])}); database {settings.database_url}",
+        markup=False,
+    )
+    console.print(
+        "next: `brandcare queue` lists pending drafts; `brandcare approve ID` sends one.",
+        markup=False,
+    )

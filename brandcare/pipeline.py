@@ -1,0 +1,426 @@
+"""The pipeline's stages as plain functions: poll, score, draft, send.
+
+Each stage reads what it needs, does its slow work (an API call, a forward pass)
+outside any transaction, and writes its results in one short transaction. Every stage
+is idempotent: a message delivered twice finds its work done and does nothing, which
+is what lets Dramatiq redeliver freely after a crash. ``brandcare.tasks`` wraps these
+in actors; tests call them directly, without a broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandcare.store import queries, transaction
+from brandcare.store.models import (
+    BrandRow,
+    DraftRow,
+    MentionRow,
+    QueryRow,
+    ReplyRow,
+    ScoreRow,
+)
+from listener.base import Author, Mention, Query, Source
+from listener.errors import AuthError, PermanentSourceError
+from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
+from responders.policy import Action, Decision, Thresholds, decide
+from responders.sender import SendOutcome, SendStatus, check_sent, send_once
+from responders.voice import Voice, VoiceError
+from sentiment.base import Scorer, Scores, Sentiment, SentimentProbs
+from sentiment.signals import find_signals
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """What an API call costs, for quota and budget accounting (USD)."""
+
+    x_read: float = 0.005
+    x_post: float = 0.01
+
+    def read_cost(self, platform: str, reads: int) -> float:
+        """Estimated cost of reading ``reads`` posts on ``platform``."""
+        return reads * self.x_read if platform == "twitter" else 0.0
+
+    def post_cost(self, platform: str) -> float:
+        """Estimated cost of creating one post on ``platform``."""
+        return self.x_post if platform == "twitter" else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll stored: the new mentions to score, or why the query is paused."""
+
+    query_id: int
+    new_ids: list[int] = field(default_factory=list)
+    fetched: int = 0
+    paused: str | None = None
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def mention_value(row: MentionRow) -> Mention:
+    """The listener's value for a stored mention (what sources reply to)."""
+    return Mention(
+        platform=row.platform,
+        external_id=row.external_id,
+        text=row.text,
+        author=Author(
+            id=row.author_id,
+            handle=row.author_handle,
+            name=row.author_name,
+            followers=row.author_followers,
+            verified=row.author_verified,
+        ),
+        created_at=row.created_at,
+        url=row.url,
+        conversation_id=row.conversation_id,
+        in_reply_to_id=row.in_reply_to_id,
+        lang=row.lang,
+        raw=row.raw,
+    )
+
+
+def scores_from_row(row: ScoreRow, text: str) -> tuple[Scores, Decision]:
+    """The stored score as the scorer's value and the policy's decision."""
+    troll_reasons = tuple(r for r in row.reasons if "insult" in r or "offensive" in r)
+    scores = Scores(
+        sentiment=Sentiment(row.sentiment),
+        probs=SentimentProbs(row.prob_negative, row.prob_neutral, row.prob_positive),
+        urgency=row.urgency,
+        needs_reply_prob=row.needs_reply_prob,
+        troll_prob=row.troll_prob,
+        offensive_prob=row.offensive_prob or 0.0,
+        issue=row.issue,
+        issue_prob=row.issue_prob or 0.0,
+        urgency_reasons=tuple(r for r in row.reasons if r not in troll_reasons),
+        troll_reasons=troll_reasons,
+        signals=find_signals(text),
+        model_version=row.model_version,
+    )
+    if row.troll:
+        action = Action.SKIP_TROLL
+    elif row.needs_reply:
+        action = Action.REPLY
+    else:
+        action = Action.IGNORE
+    decision = Decision(
+        action=action,
+        needs_reply=row.needs_reply,
+        troll=row.troll,
+        urgency=row.urgency,
+        urgency_level=row.urgency_level,
+        reasons=tuple(row.reasons),
+    )
+    return scores, decision
+
+
+def voice_of(brand: BrandRow) -> Voice:
+    """The brand's reply voice from its settings, falling back to plain defaults."""
+    settings = {k: v for k, v in (brand.voice or {}).items() if v is not None}
+    products = tuple(settings.pop("products", ()) or ())
+    try:
+        return Voice(brand=brand.name, products=products, **settings)
+    except (TypeError, VoiceError) as exc:
+        log.warning("brand %s has an invalid voice (%s); using the default voice", brand.slug, exc)
+        return Voice(brand=brand.name)
+
+
+class Pipeline:
+    """The stages, bound to a database, the platform sources and a scorer."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        sources: Callable[[str], Source],
+        scorer: Callable[[], Scorer],
+        *,
+        prices: Prices | None = None,
+        thresholds: Thresholds | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.sources = sources
+        self._scorer_factory = scorer
+        self._scorer: Scorer | None = None
+        self._scorer_lock = threading.Lock()
+        self.prices = prices or Prices()
+        self.thresholds = thresholds or Thresholds()
+        self.clock = clock
+
+    # -- poll -------------------------------------------------------------------------
+
+    def poll(self, query_id: int, *, limit: int = 100) -> PollResult:
+        """Fetch one query's new mentions and store them with the cursor, in one transaction.
+
+        Rate limits, 5xx and timeouts propagate (the actor retries with backoff); bad
+        credentials and permanent refusals pause the query with the reason, so one
+        query's failure never stops the others.
+        """
+        now = self.clock()
+        with transaction(self.sessions) as s:
+            row = s.get(QueryRow, query_id)
+            if row is None or not row.enabled:
+                return PollResult(query_id)
+            brand = s.get(BrandRow, row.brand_id)
+            assert brand is not None
+            paused = self._budget_pause(s, row, now)
+            if paused:
+                return PollResult(query_id, paused=paused)
+            query = Query(row.id, row.platform, row.kind, row.terms, brand.slug)
+            since = queries.get_cursor(s, query_id)
+            brand_id = brand.id
+        try:
+            page = self.sources(query.platform).poll(query, since=since, limit=limit)
+        except (AuthError, PermanentSourceError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            with transaction(self.sessions) as s:
+                paused_row = s.get(QueryRow, query_id)
+                assert paused_row is not None
+                paused_row.paused_reason = reason
+                queries.add_event(
+                    s, SYSTEM, "query.paused", detail={"query": query_id, "reason": reason}
+                )
+            log.error("query %d (%s %s) paused: %s", query_id, query.platform, query.kind, reason)
+            return PollResult(query_id, paused=reason)
+        with transaction(self.sessions) as s:
+            new_ids = queries.upsert_mentions(s, brand_id, query_id, page.mentions)
+            if page.cursor is not None:
+                queries.set_cursor(s, query_id, page.cursor)
+            queries.record_usage(
+                s,
+                brand_id=brand_id,
+                platform=query.platform,
+                day=now.date(),
+                query_id=query_id,
+                requests=page.requests,
+                reads=page.reads,
+                est_cost_usd=self.prices.read_cost(query.platform, page.reads),
+            )
+            cleared = s.get(QueryRow, query_id)
+            if cleared is not None and cleared.paused_reason:
+                cleared.paused_reason = None
+        log.info(
+            "polled query %d (%s %s): %d fetched, %d new",
+            query_id,
+            query.platform,
+            query.kind,
+            len(page.mentions),
+            len(new_ids),
+        )
+        return PollResult(query_id, new_ids, len(page.mentions))
+
+    def _budget_pause(self, s: Session, row: QueryRow, now: dt.datetime) -> str | None:
+        """Why a pay-per-use query must not poll now, or None; recorded on the query."""
+        if row.daily_budget_usd is None and row.monthly_budget_usd is None:
+            return None
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        month = day.replace(day=1)
+        for period, since, budget in (
+            ("daily", day, row.daily_budget_usd),
+            ("monthly", month, row.monthly_budget_usd),
+        ):
+            if budget is None:
+                continue
+            spent = queries.usage_cost_since(s, since.date(), query_id=row.id)
+            if spent >= budget:
+                reason = f"budget: {period} budget ${budget:.2f} spent (${spent:.2f})"
+                if row.paused_reason != reason:
+                    row.paused_reason = reason
+                    queries.add_event(
+                        s, SYSTEM, "query.paused", detail={"query": row.id, "reason": reason}
+                    )
+                    log.warning("query %d (%s) not polled: %s", row.id, row.platform, reason)
+                return reason
+        return None
+
+    # -- score ------------------------------------------------------------------------
+
+    def scorer(self) -> Scorer:
+        """The scorer, loaded on first use (once per process)."""
+        with self._scorer_lock:
+            if self._scorer is None:
+                self._scorer = self._scorer_factory()
+            return self._scorer
+
+    def score(self, mention_ids: Sequence[int]) -> list[int]:
+        """Score the mentions not scored yet; return the ones the draft stage must handle."""
+        with transaction(self.sessions) as s:
+            rows = queries.mentions_to_score(s, mention_ids)
+            todo = [(r.id, r.text, r.author_followers) for r in rows]
+        if not todo:
+            return []
+        scorer = self.scorer()
+        with self._scorer_lock:  # one forward pass at a time per process: threads share cores
+            results = scorer.score([text for _, text, _ in todo])
+        records, actions = [], {}
+        for (mention_id, _, followers), scores in zip(todo, results, strict=True):
+            decision = decide(scores, followers=followers, thresholds=self.thresholds)
+            actions[mention_id] = decision.action
+            records.append(
+                queries.ScoreRecord(
+                    mention_id=mention_id,
+                    model_version=scores.model_version,
+                    sentiment=scores.sentiment.value,
+                    prob_negative=scores.probs.negative,
+                    prob_neutral=scores.probs.neutral,
+                    prob_positive=scores.probs.positive,
+                    urgency=decision.urgency,
+                    urgency_level=decision.urgency_level,
+                    needs_reply=decision.needs_reply,
+                    needs_reply_prob=scores.needs_reply_prob,
+                    troll=decision.troll,
+                    troll_prob=scores.troll_prob,
+                    issue=scores.issue,
+                    reasons=decision.reasons,
+                    offensive_prob=scores.offensive_prob,
+                    issue_prob=scores.issue_prob,
+                )
+            )
+        with transaction(self.sessions) as s:
+            newly = queries.save_scores(s, records)
+            ignored = [m for m in newly if actions[m] is Action.IGNORE]
+            queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
+        log.info("scored %d mentions (%d to draft)", len(newly), len(newly) - len(ignored))
+        return [m for m in newly if actions[m] is not Action.IGNORE]
+
+    # -- draft ------------------------------------------------------------------------
+
+    def draft(self, mention_id: int) -> int | None:
+        """Draft a reply for a scored mention; trolls get a skipped draft with the reasons.
+
+        A skipped draft still carries a drafted text, so an agent who un-skips a
+        misjudged customer has a reply ready.
+        """
+        with transaction(self.sessions) as s:
+            mention = s.get(MentionRow, mention_id)
+            if mention is None or mention.state not in {"scored", "new"}:
+                return None
+            score_row = s.scalars(
+                select(ScoreRow)
+                .where(ScoreRow.mention_id == mention_id)
+                .order_by(ScoreRow.id.desc())
+                .limit(1)
+            ).first()
+            brand = s.get(BrandRow, mention.brand_id)
+            if score_row is None or brand is None:
+                return None
+            value = mention_value(mention)
+            scores, decision = scores_from_row(score_row, mention.text)
+            voice = voice_of(brand)
+        skipped = decision.action is Action.SKIP_TROLL
+        as_reply = replace(decision, action=Action.REPLY)
+        limit = PLATFORM_LIMITS.get(value.platform, 280)
+        try:
+            drafted = draft_reply(value, scores, as_reply, voice, limit=limit)
+            text, template = drafted.text, drafted.template
+        except DraftingError as exc:
+            log.warning(
+                "no draft for mention %d (%s %s): %s",
+                mention_id,
+                value.platform,
+                value.external_id,
+                exc,
+            )
+            text, template = "", None
+        skip_reason = "; ".join(r for r in decision.reasons if "insult" in r or "offensive" in r)
+        with transaction(self.sessions) as s:
+            draft_id = queries.create_draft(
+                s,
+                mention_id,
+                text,
+                template=template,
+                state="skipped" if skipped else "pending",
+                skip_reason=(skip_reason or "trolling") if skipped else None,
+            )
+            queries.set_mention_state(
+                s, [mention_id], "skipped" if skipped else "drafted", from_states=["scored", "new"]
+            )
+        return draft_id
+
+    # -- send -------------------------------------------------------------------------
+
+    #: How long after an attempt its post may still be in flight or not yet visible on
+    #: the platform; within it a retry only looks, after it a retry may post again.
+    settle_window = dt.timedelta(minutes=3)
+
+    def send(self, draft_id: int) -> SendOutcome | None:
+        """Post an approved draft exactly once; None when there is nothing to send.
+
+        ``approved`` moves to ``sending`` (compare-and-set) before the post; a draft
+        found already in ``sending`` had an attempt that may have gone out, so the
+        sender asks the platform first. Only ``sent`` and ``failed`` end a send.
+        """
+        with transaction(self.sessions) as s:
+            draft = s.get(DraftRow, draft_id)
+            if draft is None:
+                return None
+            mention = s.get(MentionRow, draft.mention_id)
+            assert mention is not None
+            query = s.get(QueryRow, mention.query_id) if mention.query_id else None
+            platform = query.platform if query else mention.platform
+            if draft.state == "approved":
+                if not queries.transition_draft(s, draft_id, ["approved"], "sending", SYSTEM):
+                    return None
+                queries.start_reply(s, draft_id, platform)
+                attempted = recent = False
+            elif draft.state == "sending":
+                recent = draft.updated_at > self.clock() - self.settle_window
+                if not recent and not queries.claim_send(s, draft_id, draft.version):
+                    return None  # another worker claimed this retry
+                attempted = True
+            else:
+                return None
+            value, text, brand_id = mention_value(mention), draft.text, mention.brand_id
+        source = self.sources(platform)
+        if attempted and recent:
+            outcome = check_sent(source, value, text, draft_id=draft_id)
+        else:
+            outcome = send_once(source, value, text, already_attempted=attempted, draft_id=draft_id)
+        with transaction(self.sessions) as s:
+            if outcome.status is SendStatus.SENT and outcome.posted is not None:
+                posted = outcome.posted
+                queries.finish_reply(
+                    s,
+                    draft_id,
+                    state="posted",
+                    external_id=posted.external_id,
+                    url=posted.url,
+                    posted_at=posted.posted_at,
+                )
+                queries.transition_draft(s, draft_id, ["sending"], "sent", SYSTEM)
+                if outcome.post_attempts:
+                    queries.record_usage(
+                        s,
+                        brand_id=brand_id,
+                        platform=platform,
+                        day=self.clock().date(),
+                        posts=1,
+                        est_cost_usd=self.prices.post_cost(platform),
+                    )
+            elif outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
+                queries.finish_reply(s, draft_id, state="unknown")
+            elif outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
+                queries.finish_reply(s, draft_id, state="unknown")
+                queries.transition_draft(
+                    s,
+                    draft_id,
+                    ["sending"],
+                    "failed",
+                    SYSTEM,
+                    failure_reason=outcome.reason or outcome.status.value,
+                )
+        return outcome

@@ -1,0 +1,61 @@
+"""The Dramatiq broker, chosen by settings; set before any actor module is imported.
+
+No URL: an in-process ``StubBroker`` driven by a ``Worker`` thread in the same process,
+so the whole pipeline runs on a laptop with no server. ``redis://`` or ``amqp://``: the
+production brokers, where scale-out is simply more ``dramatiq`` worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage
+
+log = logging.getLogger(__name__)
+
+
+class BrokerConfigError(ValueError):
+    """The broker URL names a scheme we do not support."""
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def make_broker(url: str | None) -> dramatiq.Broker:
+    """A broker for ``url`` (None or ``stub://`` for the in-process one)."""
+    broker: dramatiq.Broker
+    if not url or url.startswith("stub:"):
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    elif url.startswith(("redis://", "rediss://", "unix://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
+    elif url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url)
+    else:
+        raise BrokerConfigError(
+            f"unsupported broker URL {redact(url)!r}: use redis://..., amqp://... "
+            "or leave BRANDCARE_BROKER_URL unset for the in-process broker"
+        )
+    broker.add_middleware(CurrentMessage())
+    log.info("broker: %s", type(broker).__name__ if not url else redact(url))
+    return broker
+
+
+def setup_broker(url: str | None) -> dramatiq.Broker:
+    """Create the broker and make it the global one the actors bind to."""
+    broker = make_broker(url)
+    dramatiq.set_broker(broker)
+    return broker

@@ -1,0 +1,79 @@
+"""The process's pipeline, built once from settings by an entry point.
+
+Actors receive only ids; they find the database, sources and scorer here. Entry points
+(the CLI, ``brandcare.worker`` for Dramatiq worker processes, tests) call ``configure``
+before any message is processed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from brandcare.config import Settings
+from brandcare.pipeline import Pipeline, Prices
+from brandcare.sources import Sources
+from brandcare.store import make_engine, session_factory
+from listener.base import Source
+from sentiment.base import Scorer
+
+
+class NotConfiguredError(RuntimeError):
+    """An actor ran before the process configured its pipeline."""
+
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def default_scorer(settings: Settings) -> Scorer:
+    """The transformer scorer with the settings' model folder and speed knobs."""
+    from sentiment.transformer import TransformerScorer
+
+    return TransformerScorer(
+        settings.model_dir,
+        quantize=settings.score_quantize,
+        batch_size=settings.score_batch_size,
+        threads=settings.score_threads,
+    )
+
+
+def configure(
+    settings: Settings,
+    *,
+    scorer: Scorer | None = None,
+    sources: dict[str, Source] | None = None,
+) -> Pipeline:
+    """Build this process's pipeline (tests may inject a scorer and sources)."""
+    engine = make_engine(settings.database_url)
+    registry = Sources(settings, sources)
+    pipeline = Pipeline(
+        session_factory(engine),
+        registry.get,
+        (lambda: scorer) if scorer is not None else (lambda: default_scorer(settings)),
+        prices=Prices(settings.x_price_per_read_usd, settings.x_price_per_post_usd),
+    )
+    with _lock:
+        old = _state.get("engine")
+        _state.update(settings=settings, pipeline=pipeline, engine=engine)
+    if old is not None:
+        old.dispose()  # type: ignore[attr-defined]
+    return pipeline
+
+
+def pipeline() -> Pipeline:
+    """The configured pipeline."""
+    found = _state.get("pipeline")
+    if not isinstance(found, Pipeline):
+        raise NotConfiguredError(
+            "brandcare's pipeline is not configured in this process: start workers with "
+            "`brandcare worker` (or `dramatiq brandcare.worker`), not `dramatiq brandcare.tasks`"
+        )
+    return found
+
+
+def settings() -> Settings:
+    """The settings the pipeline was configured with."""
+    found = _state.get("settings")
+    if not isinstance(found, Settings):
+        raise NotConfiguredError("brandcare settings are not configured in this process")
+    return found

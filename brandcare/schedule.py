@@ -1,0 +1,100 @@
+"""The scheduler: enqueues each query's poll at its interval, and re-enqueues lost work.
+
+One scheduler process per deployment (the workers scale out; the scheduler only sends
+small messages). Reddit's request budget is one for the whole app, so Reddit polls
+share a per-minute allowance here instead of each query assuming it has the API alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandcare.store import queries, transaction
+from brandcare.store.models import QueryRow
+
+log = logging.getLogger(__name__)
+
+#: Requests one Reddit poll costs at most (a listing, sometimes a token refresh).
+REDDIT_REQUESTS_PER_POLL = 2
+
+
+@dataclass
+class Enqueue:
+    """Where the scheduler sends work (the actors' ``send``, or a test's list)."""
+
+    poll: Callable[[int], object]
+    score: Callable[[list[int]], object]
+    draft: Callable[[int], object]
+    send: Callable[[int], object]
+
+
+@dataclass
+class Scheduler:
+    """Decides which queries are due; keeps its timetable in memory (restart = poll all)."""
+
+    sessions: sessionmaker[Session]
+    enqueue: Enqueue
+    reddit_requests_per_minute: int = 100
+    stale_after: dt.timedelta = dt.timedelta(minutes=10)
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    rng: random.Random = field(default_factory=random.Random)
+    _due: dict[int, dt.datetime] = field(default_factory=dict)
+    _reddit_minute: tuple[dt.datetime, int] | None = None
+
+    def tick(self) -> list[int]:
+        """Enqueue every due query's poll; return the query ids enqueued."""
+        now = self.clock()
+        with transaction(self.sessions) as s:
+            rows = list(s.scalars(select(QueryRow).where(QueryRow.enabled.is_(True))))
+            plan = [(r.id, r.platform, r.interval_seconds) for r in rows]
+        sent = []
+        for query_id, platform, interval in plan:
+            if self._due.get(query_id, now) > now:
+                continue
+            if platform == "reddit" and not self._reddit_allowance(now):
+                continue
+            self.enqueue.poll(query_id)
+            # Up to 10% jitter so queries with the same interval do not poll in lockstep.
+            jitter = self.rng.uniform(0, 0.1 * interval)
+            self._due[query_id] = now + dt.timedelta(seconds=interval + jitter)
+            sent.append(query_id)
+        return sent
+
+    def _reddit_allowance(self, now: dt.datetime) -> bool:
+        minute = now.replace(second=0, microsecond=0)
+        start, used = self._reddit_minute or (minute, 0)
+        if start != minute:
+            start, used = minute, 0
+        if used + REDDIT_REQUESTS_PER_POLL > self.reddit_requests_per_minute:
+            log.info("reddit budget for this minute is used (%d requests): polls wait", used)
+            return False
+        self._reddit_minute = (start, used + REDDIT_REQUESTS_PER_POLL)
+        return True
+
+    def sweep(self) -> queries.StaleWork:
+        """Re-enqueue work stuck in an intermediate state (a lost or dead message)."""
+        with transaction(self.sessions) as s:
+            stale = queries.stale_work(s, self.clock() - self.stale_after)
+        if stale.unscored:
+            for start in range(0, len(stale.unscored), 64):
+                self.enqueue.score(stale.unscored[start : start + 64])
+        for mention_id in stale.undrafted:
+            self.enqueue.draft(mention_id)
+        for draft_id in stale.unsent:
+            self.enqueue.send(draft_id)
+        total = len(stale.unscored) + len(stale.undrafted) + len(stale.unsent)
+        if total:
+            log.warning(
+                "re-enqueued stale work: %d to score, %d to draft, %d to send",
+                len(stale.unscored),
+                len(stale.undrafted),
+                len(stale.unsent),
+            )
+        return stale

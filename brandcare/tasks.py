@@ -1,0 +1,75 @@
+"""Dramatiq actors: thin wrappers over the pipeline's stages; messages carry ids only.
+
+Import this module only after ``brandcare.queue.setup_broker``: actors bind to the
+global broker when they are declared.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from brandcare import runtime
+from listener.errors import RateLimited
+from responders.sender import SendStatus
+
+log = logging.getLogger(__name__)
+
+
+class SendNotSettledError(Exception):
+    """A send may or may not have gone out; retried later, asking the platform first."""
+
+
+def _chunks(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+@dramatiq.actor(
+    queue_name="poll", max_retries=8, min_backoff=2_000, max_backoff=300_000, time_limit=300_000
+)
+def poll_query(query_id: int) -> None:
+    """Poll one query; enqueue scoring for what is new. 5xx and timeouts retry with jitter."""
+    try:
+        result = runtime.pipeline().poll(query_id)
+    except RateLimited as exc:
+        delay_ms = int(max(exc.retry_after, 1.0) * 1000)
+        log.warning(
+            "query %d rate limited by %s: polling again in %.0fs",
+            query_id,
+            exc.platform or "the platform",
+            delay_ms / 1000,
+        )
+        poll_query.send_with_options(args=(query_id,), delay=delay_ms)
+        return
+    size = runtime.settings().score_message_size
+    for chunk in _chunks(result.new_ids, size):
+        score_mentions.send(chunk)
+
+
+@dramatiq.actor(queue_name="score", max_retries=10, min_backoff=1_000, time_limit=600_000)
+def score_mentions(mention_ids: list[int]) -> None:
+    """Score a batch of mentions (one forward pass); enqueue drafting for those that need it."""
+    for mention_id in runtime.pipeline().score(mention_ids):
+        draft_mention.send(mention_id)
+
+
+@dramatiq.actor(queue_name="draft", max_retries=10, min_backoff=1_000)
+def draft_mention(mention_id: int) -> None:
+    """Draft a reply (or a skipped draft for a troll) for one scored mention."""
+    runtime.pipeline().draft(mention_id)
+
+
+@dramatiq.actor(
+    queue_name="send", max_retries=20, min_backoff=5_000, max_backoff=600_000, time_limit=120_000
+)
+def send_draft(draft_id: int) -> None:
+    """Send one approved draft exactly once; an unsettled send retries, finding first."""
+    outcome = runtime.pipeline().send(draft_id)
+    if outcome is None:
+        return
+    if outcome.status is SendStatus.RETRY_AFTER:
+        delay_ms = int(max(outcome.retry_after or 60.0, 1.0) * 1000)
+        send_draft.send_with_options(args=(draft_id,), delay=delay_ms)
+    elif outcome.status is SendStatus.UNKNOWN:
+        raise SendNotSettledError(f"draft {draft_id}: {outcome.reason or 'send not settled'}")
