@@ -194,6 +194,7 @@ def run(
 
     With BRANDCARE_BROKER_URL set, run workers separately: `brandcare worker`.
     """
+    import datetime as dt
     import time
 
     from brandcare import runtime
@@ -214,6 +215,7 @@ def run(
             tasks.send_draft.send,
         ),
         reddit_requests_per_minute=settings.reddit_requests_per_minute,
+        stale_after=dt.timedelta(seconds=settings.stale_after_seconds),
     )
     worker = None
     if not settings.broker_url:
@@ -225,7 +227,7 @@ def run(
     try:
         while True:
             scheduler.tick()
-            if time.monotonic() - last_sweep > 60:
+            if time.monotonic() - last_sweep > settings.sweep_every_seconds:
                 scheduler.sweep()
                 last_sweep = time.monotonic()
             time.sleep(tick)

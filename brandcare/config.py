@@ -58,5 +58,9 @@ class Settings(BaseSettings):
     replay_dir: Path | None = None
     replay_speed: float = Field(default=0.0, ge=0)
 
+    #: Work stuck this long in an intermediate state is enqueued again by the scheduler.
+    stale_after_seconds: float = Field(default=600, gt=0)
+    sweep_every_seconds: float = Field(default=60, gt=0)
+
     #: Scoring messages carry at most this many mention ids (one batched forward pass).
     score_message_size: int = Field(default=64, ge=1, le=1024)

@@ -24,7 +24,6 @@ from brandcare.store.models import (
     DraftRow,
     MentionRow,
     QueryRow,
-    ReplyRow,
     ScoreRow,
 )
 from listener.base import Author, Mention, Query, Source

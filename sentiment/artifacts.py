@@ -61,9 +61,21 @@ def save(
     """Write the artifacts; returns the SHA-256 of the weights file."""
     directory.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
+    base = dict(load_base_encoder().named_parameters()) if not config.lora_rank else {}
     for name, param in network.encoder.named_parameters():
-        if param.requires_grad:
-            tensors[f"encoder.{name}"] = param.detach().contiguous().clone()
+        if not param.requires_grad:
+            continue
+        value = param.detach()
+        if name in base and value.ndim == 2:
+            # A fully fine-tuned weight matrix is stored as its change from the base,
+            # int8 per row: the change is small, so 8 bits lose little, and 22M
+            # parameters fit the 20 MB artifact budget with room to spare.
+            delta = value - base[name].detach()
+            scale = delta.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
+            tensors[f"delta_q.{name}"] = torch.round(delta / scale).to(torch.int8).contiguous()
+            tensors[f"delta_s.{name}"] = scale.float().contiguous()
+        else:
+            tensors[f"encoder.{name}"] = value.contiguous().clone()
     for name, tensor in network.heads.state_dict().items():
         tensors[f"heads.{name}"] = tensor.contiguous().clone()
     for name, tensor in care.state_dict().items():
@@ -105,10 +117,19 @@ def load(directory: Path, *, check_base: bool = True) -> tuple[ModelConfig, Task
     except Exception as exc:  # safetensors raises several error types for a bad file
         raise ArtifactError(f"cannot read {directory / WEIGHTS_FILE}: {exc}") from exc
     encoder = load_base_encoder()
-    inject_lora(encoder, config.lora_rank, config.lora_alpha, 0.0, skip=config.frozen_layers)
+    if config.lora_rank:
+        inject_lora(encoder, config.lora_rank, config.lora_alpha, 0.0, skip=config.frozen_layers)
     encoder_state = {
         k[len("encoder.") :]: v for k, v in tensors.items() if k.startswith("encoder.")
     }
+    params = dict(encoder.named_parameters())
+    with torch.no_grad():
+        for key, quantized in tensors.items():
+            if key.startswith("delta_q."):
+                name = key[len("delta_q.") :]
+                if name not in params:
+                    raise ArtifactError(f"artifact changes an unknown encoder weight {name}")
+                params[name].add_(quantized.float() * tensors[f"delta_s.{name}"])
     missing = set(encoder_state) - {n for n, _ in encoder.named_parameters()}
     if missing:
         raise ArtifactError(f"unexpected encoder tensors in artifact: {sorted(missing)[:3]}")

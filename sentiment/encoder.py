@@ -149,15 +149,16 @@ def merge_lora(encoder: nn.Module) -> None:
                 _set(layer, target, wrapped.merged())
 
 
-def mark_trainable(encoder: nn.Module, *, frozen_layers: int) -> None:
-    """Train adapters, biases and layer norms of the top layers (LoRA + BitFit); freeze the rest.
+def mark_trainable(encoder: nn.Module, *, frozen_layers: int, full: bool) -> None:
+    """Choose what fine-tuning changes; the embeddings and the bottom layers stay frozen.
 
-    The bottom layers stay frozen so their outputs can be computed once and cached:
-    on a 2-core CPU that is the difference between minutes and hours per epoch.
+    ``full``: every weight of the top layers. Otherwise adapters, biases and layer norms
+    (LoRA + BitFit). Frozen bottom layers (and the frozen embeddings) are computed once
+    and cached: on a 2-core CPU that is the difference between minutes and hours.
     """
     top = tuple(f"encoder.layer.{i}." for i in range(frozen_layers, 64))
     for name, param in encoder.named_parameters():
-        tunable = "lora_" in name or name.endswith(".bias") or "LayerNorm" in name
+        tunable = full or "lora_" in name or name.endswith(".bias") or "LayerNorm" in name
         param.requires_grad = tunable and name.startswith(top)
 
 

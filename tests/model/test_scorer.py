@@ -13,7 +13,7 @@ from sentiment.base import Sentiment, urgency_level
 
 def test_it_is_a_scorer_with_a_version(scorer):
     assert isinstance(scorer, Scorer)
-    assert scorer.model_version.startswith("care-minilm-l6-lora-")
+    assert scorer.model_version.startswith("care-minilm-l6-")
     assert scorer.model_version.endswith("-int8")
 
 

@@ -13,48 +13,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import make_engine, session_factory
 from brandcare.store.migrate import upgrade
 from brandcare.store.models import Base, BrandRow, QueryRow
-from tests.conftest import unavailable
+from tests.servers import create_database as _create_database
+from tests.servers import drop_database as _drop_database
+from tests.servers import postgres_server_url as _server_url
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _libpq(url: str) -> str:
-    """A SQLAlchemy URL as a libpq connection string for psycopg."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _server_url() -> str:
-    return os.environ.get("BRANDCARE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-def _create_database(server_url: str, name: str) -> str:
-    """Create database ``name`` on the server; return its SQLAlchemy URL."""
-    try:
-        with psycopg.connect(_libpq(server_url), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL at {make_url(server_url).render_as_string()} unreachable: {exc}")
-    except psycopg.errors.InsufficientPrivilege as exc:
-        unavailable(f"cannot create a test database on {make_url(server_url)}: {exc}")
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 @pytest.fixture
