@@ -70,10 +70,11 @@ def score(
     except MalformedInputError as exc:
         raise _fail(str(exc), 2) from exc
     scorer = _scorer(settings)
-    out = sys.stdout
+    out = sys.stdout.buffer
     for start in range(0, len(requests), batch):
         for record in score_records(scorer, requests[start : start + batch]):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            # "replace": an id holding half an emoji still gives a valid UTF-8 line.
+            out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
     out.flush()
 
 
@@ -84,6 +85,10 @@ def train(
     ] = None,
     shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
     epochs: Annotated[int | None, typer.Option(help="override the fine-tuning epochs")] = None,
+    refit_care: Annotated[
+        Path | None,
+        typer.Option(help="refit only the care heads on this artifact folder's encoder"),
+    ] = None,
 ) -> None:
     """Reproduce the scorer's artifacts from ../shared/datasets (about 20 minutes on 2 cores)."""
     from sentiment.data import DatasetMissingError
@@ -92,8 +97,13 @@ def train(
 
     _settings()
     config = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
+    from sentiment.train import refit_care as run_refit
+
     try:
-        folder = run_training(out, shared, config)
+        if refit_care is not None:
+            folder = run_refit(refit_care, out, shared, config)
+        else:
+            folder = run_training(out, shared, config)
     except DatasetMissingError as exc:
         raise _fail(str(exc)) from exc
     typer.echo((folder / "MODEL_CARD.md").read_text())
@@ -275,7 +285,7 @@ def queue_(
     from sqlalchemy import select
 
     from brandcare.store import make_engine, queries, session_factory, transaction
-    from brandcare.store.models import BrandRow
+    from brandcare.store.models import BrandRow, QueryRow
 
     settings = _settings()
     with transaction(session_factory(make_engine(settings.database_url))) as s:
@@ -284,6 +294,11 @@ def queue_(
             brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
             if brand_id is None:
                 raise _fail(f"no brand {brand!r}")
+        paused = s.scalars(select(QueryRow).where(QueryRow.paused_reason.is_not(None)))
+        for q in paused:
+            typer.echo(
+                f"query {q.id} ({q.platform} {q.kind} {q.terms!r}) PAUSED: {q.paused_reason}"
+            )
         for e in queries.pending_queue(s, limit, brand_id=brand_id):
             level = f"{e.score.urgency_level:<6} {e.score.urgency:.2f}" if e.score else "-"
             typer.echo(
@@ -335,10 +350,49 @@ def reject(
     typer.echo(f"draft {draft_id} rejected")
 
 
+@app.command()
+def unskip(
+    draft_id: Annotated[int, typer.Argument(help="a skipped draft's id")],
+    reason: Annotated[str, typer.Option(help="why it is not trolling (audit log)")],
+    by: Annotated[str, typer.Option(help="who un-skips")] = "",
+) -> None:
+    """Put a mention the model judged trolling back in the queue of pending drafts."""
+    from brandcare.review import ReviewError, unskip_draft
+
+    settings = _settings()
+    try:
+        unskip_draft(settings, draft_id, reason=reason, actor=by or _whoami())
+    except ReviewError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"draft {draft_id} is pending again")
+
+
 def _whoami() -> str:
     import getpass
 
     return f"cli:{getpass.getuser()}"
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    n: Annotated[int, typer.Option(help="mentions to replay")] = 10_000,
+    postgres: Annotated[str, typer.Option(help="PostgreSQL server URL ('' to skip)")] = (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    redis: Annotated[
+        str, typer.Option(help="Redis URL ('' to skip)")
+    ] = "redis://127.0.0.1:6379/13",
+    processes: Annotated[int, typer.Option(help="worker processes on PostgreSQL + Redis")] = 2,
+) -> None:
+    """Pipeline throughput and fetch-to-draft latency against the bare scorer."""
+    from brandcare.bench_pipeline import run_pipeline_benchmark
+
+    _settings()
+    typer.echo(
+        run_pipeline_benchmark(
+            n, postgres=postgres or None, redis=redis or None, processes=processes
+        )
+    )
 
 
 def main() -> None:

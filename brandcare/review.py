@@ -84,3 +84,27 @@ def reject_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) 
             s, draft_id, [draft.state], "rejected", actor, reject_reason=reason
         ):
             raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
+
+
+def unskip_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
+    """Put a mention judged trolling back in the queue: the model can be wrong."""
+    pipeline = _pipeline(settings)
+    with transaction(pipeline.sessions) as s:
+        draft = s.get(DraftRow, draft_id)
+        if draft is None:
+            raise ReviewError(f"no draft {draft_id}")
+        try:
+            transition(draft.state, DraftAction.UNSKIP, actor=actor, reason=reason)
+        except InvalidTransition as exc:
+            raise ReviewError(f"draft {draft_id}: {exc}") from exc
+        if not queries.transition_draft(s, draft_id, ["skipped"], "pending", actor):
+            raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
+        queries.add_event(
+            s,
+            actor,
+            "draft.unskip_reason",
+            mention_id=draft.mention_id,
+            draft_id=draft_id,
+            detail={"reason": reason},
+        )
+        queries.set_mention_state(s, [draft.mention_id], "drafted", from_states=["skipped"])

@@ -21,6 +21,10 @@ class SendNotSettledError(Exception):
     """A send may or may not have gone out; retried later, asking the platform first."""
 
 
+#: Mentions one poll asks for; a full page triggers the next poll at once.
+POLL_PAGE = 100
+
+
 def _chunks(ids: list[int], size: int) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
@@ -31,7 +35,7 @@ def _chunks(ids: list[int], size: int) -> list[list[int]]:
 def poll_query(query_id: int) -> None:
     """Poll one query; enqueue scoring for what is new. 5xx and timeouts retry with jitter."""
     try:
-        result = runtime.pipeline().poll(query_id)
+        result = runtime.pipeline().poll(query_id, limit=POLL_PAGE)
     except RateLimited as exc:
         delay_ms = int(max(exc.retry_after, 1.0) * 1000)
         log.warning(
@@ -45,6 +49,9 @@ def poll_query(query_id: int) -> None:
     size = runtime.settings().score_message_size
     for chunk in _chunks(result.new_ids, size):
         score_mentions.send(chunk)
+    if result.fetched >= POLL_PAGE:
+        # A full page means a backlog: catch up now rather than at the next interval.
+        poll_query.send(query_id)
 
 
 @dramatiq.actor(queue_name="score", max_retries=10, min_backoff=1_000, time_limit=600_000)

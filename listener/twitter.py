@@ -317,10 +317,11 @@ class TwitterSource:
     # -- polling ---------------------------------------------------------------
 
     def poll(self, query: Query, *, since: str | None, limit: int = 100) -> Page:
-        """Tweets newer than ``since`` (a tweet id), oldest first, paging until done or ``limit``.
+        """Tweets newer than ``since`` (a tweet id), oldest first, paging until done.
 
-        ``limit`` stops paging once that many tweets were read (the last page may take
-        it a little over). An error on any page raises and keeps the old cursor, so the
+        ``limit`` bounds only a first poll (no ``since``): later polls read every page
+        since the cursor, because X pages newest first and stopping early would leave a
+        gap. An error on any page raises and keeps the old cursor, so the
         next poll re-reads rather than leaves a gap.
         """
         if since is not None and not _DIGITS.match(since):
@@ -393,16 +394,10 @@ class TwitterSource:
             token = meta.get("next_token") if isinstance(meta, Mapping) else None
             if not token:
                 break
-            if reads >= limit:
-                if since is not None:
-                    log.warning(
-                        "%s query %s: stopped at limit %d with more pages left; tweets "
-                        "between since_id %s and the oldest read are not fetched",
-                        PLATFORM,
-                        query.id,
-                        limit,
-                        since,
-                    )
+            if reads >= limit and since is None:
+                # Only a first poll stops early (no need to read a week of history); with
+                # a since_id every page is read, or the tweets between the old cursor and
+                # the oldest one read would be skipped for good: X pages newest first.
                 break
         mentions.sort(key=lambda m: int(m.external_id))
         cursor = str(newest) if newest else since

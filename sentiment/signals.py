@@ -199,3 +199,22 @@ def signal_features(text: str) -> list[float]:
 
 
 N_SIGNAL_FEATURES = len(SIGNAL_KINDS) + 4
+
+
+_PROBLEM = re.compile(
+    r"\b(?:cancell?ed|cancell?ing|cancellation|lost|losing|lose|delayed|delays?|late again|"
+    r"crash(?:ed|es|ing)?|broken|broke|stuck|stranded|missed|overbooked|bumped|"
+    r"charged|overcharged|refund|outage|down again|error|froze|freez(?:es|ing)|"
+    r"on hold|waiting|no one|nobody|never arrived|damaged|dirty|rude)\b",
+    re.IGNORECASE,
+)
+
+
+def find_problem(text: str) -> str | None:
+    """The first words naming something that went wrong, or None.
+
+    Praise words around a problem are the usual shape of sarcasm ("great, another
+    cancelled flight"), which sentiment models read as praise.
+    """
+    match = _PROBLEM.search(text)
+    return None if match is None else match.group(0)

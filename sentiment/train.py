@@ -408,16 +408,61 @@ def train(
     config: TrainConfig | None = None,
 ) -> Path:
     """Run both stages, evaluate, and write artifacts plus a model card."""
-    from sentiment.evaluate import evaluate_scorer, write_model_card
-    from sentiment.transformer import TransformerScorer, quantize_int8
-
     config = config or TrainConfig()
-    out_dir = out_dir or artifacts.default_model_dir()
     torch.set_num_threads(config.threads)
     started = time.perf_counter()
     corpus = load_corpus(shared)
     network = finetune(corpus, config)
-    stage1 = time.perf_counter() - started
+    log.info("stage 1 done in %.0fs", time.perf_counter() - started)
+    return _finish(
+        network,
+        corpus,
+        config,
+        out_dir or artifacts.default_model_dir(),
+        started,
+        how="`brandcare train` (both stages)",
+    )
+
+
+def refit_care(
+    source: Path,
+    out_dir: Path | None = None,
+    shared: Path | None = None,
+    config: TrainConfig | None = None,
+) -> Path:
+    """Stage 2 only: refit the care heads on an artifact's fine-tuned encoder.
+
+    Seconds instead of minutes: for new care labels (agent corrections) or a change in
+    the production quantization. Stage 1 is deterministic given its seed, so this gives
+    what ``train`` would.
+    """
+    config = config or TrainConfig()
+    torch.set_num_threads(config.threads)
+    started = time.perf_counter()
+    corpus = load_corpus(shared)
+    _, network, _ = artifacts.load(source)
+    mark_trainable(network.encoder, frozen_layers=config.frozen_layers, full=not config.lora_rank)
+    return _finish(
+        network,
+        corpus,
+        config,
+        out_dir or artifacts.default_model_dir(),
+        started,
+        how=f"`brandcare train --refit-care` (care heads only, encoder from {source})",
+    )
+
+
+def _finish(
+    network: TaskNetwork,
+    corpus: Corpus,
+    config: TrainConfig,
+    out_dir: Path,
+    started: float,
+    how: str,
+) -> Path:
+    from sentiment.evaluate import evaluate_scorer, write_model_card
+    from sentiment.transformer import TransformerScorer, quantize_int8
+
     # The care heads are fitted on the features of the int8 model that production runs:
     # quantization moves the embeddings a little, and linear heads on 384 dimensions
     # notice.
@@ -439,10 +484,10 @@ def train(
     )
     checksum = artifacts.save(out_dir, model_config, network, fit.heads)
     train_seconds = time.perf_counter() - started
-    log.info("trained in %.0fs (stage 1 %.0fs); evaluating", train_seconds, stage1)
+    log.info("trained in %.0fs; evaluating", train_seconds)
     reports = {
         "fp32": evaluate_scorer(TransformerScorer(out_dir, quantize=False), corpus),
         "int8": evaluate_scorer(TransformerScorer(out_dir, quantize=True), corpus),
     }
-    write_model_card(out_dir, model_config, config, corpus, reports, checksum, train_seconds)
+    write_model_card(out_dir, model_config, config, corpus, reports, checksum, train_seconds, how)
     return out_dir

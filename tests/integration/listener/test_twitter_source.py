@@ -110,6 +110,15 @@ def test_limit_stops_paging_and_keeps_the_newest(
     assert page.cursor == ids[-1]
 
 
+def test_a_poll_from_a_cursor_reads_every_page_so_a_backlog_leaves_no_gap(
+    twitter: TwitterSource, twitter_api: FakeTwitterApi
+) -> None:
+    ids = recorded_ids(twitter_api)
+    page = twitter.poll(SEARCH, since=ids[0], limit=3)  # nine newer tweets, three a page
+    assert [m.external_id for m in page.mentions] == ids[1:]
+    assert page.cursor == ids[-1]
+
+
 def test_mentions_timeline_resolves_the_handle_once(
     twitter: TwitterSource, twitter_api: FakeTwitterApi
 ) -> None:

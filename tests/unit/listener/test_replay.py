@@ -197,3 +197,19 @@ def test_line_without_text_is_malformed(tmp_path: Path) -> None:
     path = write(tmp_path / "m.jsonl", [{"id": "m1"}])
     with pytest.raises(MalformedPayloadError, match=r"m\.jsonl:1: text: Field required"):
         ReplaySource().poll(query(path), since=None)
+
+
+def test_a_shared_file_releases_each_brand_only_its_own_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "m.jsonl",
+        [row(1, brand="skyway"), row(2, brand="nimbus"), row(3, brand="skyway"), row(4)],
+    )
+    source = ReplaySource(speed=0)
+    skyway = Query(id=1, platform="replay", kind="replay", terms=str(path), brand="skyway")
+    nimbus = Query(id=2, platform="replay", kind="replay", terms=str(path), brand="nimbus")
+    assert [m.external_id for m in source.poll(skyway, since=None).mentions] == [
+        "m1", "m3", "m4",  # a line without a brand goes to every brand's query
+    ]
+    page = source.poll(nimbus, since=None)
+    assert [m.external_id for m in page.mentions] == ["m2", "m4"]
+    assert page.cursor == "4:m4"

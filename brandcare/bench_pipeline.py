@@ -1,0 +1,251 @@
+"""``brandcare bench pipeline``: listen -> store -> score -> draft at volume.
+
+Replays N generated mentions (texts drawn from the demo sample, ids made unique)
+through the real pipeline and prints throughput and the fetch-to-draft latency
+percentiles, on SQLite with the in-process broker and on PostgreSQL + Redis with
+worker processes, beside the bare scorer's throughput on the same texts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandcare.setup import BrandSpec, QuerySpec, apply_brands
+from brandcare.sources import sample_dir
+from brandcare.store import make_engine, migrate, session_factory, transaction
+from brandcare.store.models import DraftRow, MentionRow
+
+DONE = ("drafted", "skipped", "ignored")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One measured configuration."""
+
+    name: str
+    mentions: int
+    seconds: float
+    p50: float
+    p95: float
+
+    @property
+    def rate(self) -> float:
+        """Mentions per second, first fetch to last decision."""
+        return self.mentions / self.seconds
+
+
+def write_stream(path: Path, n: int) -> None:
+    """N mentions for one brand, texts cycled from the demo sample, unique ids."""
+    sample = [
+        json.loads(line)
+        for line in (sample_dir() / "demo_mentions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    start = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            row = dict(sample[i % len(sample)])
+            row.update(
+                id=f"bench-{i}",
+                brand="bench",
+                created_at=(start + dt.timedelta(seconds=i)).isoformat(),
+            )
+            row.pop("conversation_id", None)
+            row.pop("in_reply_to", None)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _prepare(url: str, stream: Path) -> sessionmaker[Session]:
+    migrate.upgrade(url)
+    sessions = session_factory(make_engine(url))
+    spec = BrandSpec(
+        slug="bench",
+        name="Bench Air",
+        queries=[
+            QuerySpec(platform="replay", kind="replay", terms=str(stream), interval_seconds=5)
+        ],
+    )
+    with transaction(sessions) as s:
+        apply_brands(s, [spec])
+    return sessions
+
+
+def _done(sessions: sessionmaker[Session]) -> int:
+    with transaction(sessions) as s:
+        return int(
+            s.scalar(select(func.count()).select_from(MentionRow).where(MentionRow.state.in_(DONE)))
+            or 0
+        )
+
+
+def _latencies(sessions: sessionmaker[Session]) -> tuple[float, float, float, float]:
+    """(first fetch, last decision, p50, p95) in seconds; decisions without a draft count
+    at their score time."""
+    with transaction(sessions) as s:
+        fetched = dict(s.execute(select(MentionRow.id, MentionRow.fetched_at)).tuples())
+        drafted = dict(s.execute(select(DraftRow.mention_id, DraftRow.created_at)).tuples())
+    lat = sorted((drafted[m] - f).total_seconds() for m, f in fetched.items() if m in drafted)
+    first = min(fetched.values()).timestamp()
+    last = max(drafted.values()).timestamp() if drafted else first
+    p50 = statistics.median(lat) if lat else 0.0
+    p95 = lat[int(0.95 * (len(lat) - 1))] if lat else 0.0
+    return first, last, p50, p95
+
+
+def run_embedded(n: int, workdir: Path) -> Run:
+    """SQLite + the in-process broker, worker threads in this process."""
+    from dramatiq import Worker
+
+    from brandcare import runtime
+    from brandcare.config import Settings
+    from brandcare.queue import setup_broker
+    from brandcare.schedule import Enqueue, Scheduler
+
+    stream = workdir / "embedded.jsonl"
+    write_stream(stream, n)
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    sessions = _prepare(url, stream)
+    settings = Settings(database_url=url, broker_url=None)
+    broker = setup_broker(None)
+    pipeline = runtime.configure(settings)
+    pipeline.scorer()  # load the model before the clock starts
+    from brandcare import tasks
+
+    scheduler = Scheduler(
+        sessions,
+        Enqueue(
+            tasks.poll_query.send,
+            tasks.score_mentions.send,
+            tasks.draft_mention.send,
+            tasks.send_draft.send,
+        ),
+    )
+    worker = Worker(broker, worker_threads=2)
+    worker.start()
+    try:
+        while _done(sessions) < n:
+            scheduler.tick()
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+    first, last, p50, p95 = _latencies(sessions)
+    return Run("SQLite + in-process broker (2 threads)", n, last - first, p50, p95)
+
+
+def run_servers(n: int, workdir: Path, postgres: str, redis: str, processes: int) -> Run:
+    """PostgreSQL + Redis with ``processes`` Dramatiq worker processes and the scheduler."""
+    import psycopg
+    import redis as redis_client
+    from sqlalchemy.engine import make_url
+
+    name = f"brandcare_bench_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres)
+    libpq = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    redis_client.Redis.from_url(redis).flushdb()
+    stream = workdir / "servers.jsonl"
+    write_stream(stream, n)
+    sessions = _prepare(url, stream)
+    env = dict(
+        os.environ,
+        BRANDCARE_DATABASE_URL=url,
+        BRANDCARE_BROKER_URL=redis,
+        BRANDCARE_SCORE_THREADS="1",
+        BRANDCARE_LOG_LEVEL="WARNING",
+    )
+    log = (workdir / "procs.log").open("ab")
+    procs = [
+        subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "brandcare.cli",
+                "worker",
+                "--processes",
+                str(processes),
+                "--threads",
+                "2",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        ),
+    ]
+    try:
+        time.sleep(8)  # let every worker process load the model before the stream starts
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "brandcare.cli", "run", "--tick", "0.2"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        )
+        deadline = time.monotonic() + 1800
+        while _done(sessions) < n and time.monotonic() < deadline:
+            time.sleep(0.5)
+        first, last, p50, p95 = _latencies(sessions)
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return Run(f"PostgreSQL + Redis ({processes} worker processes)", n, last - first, p50, p95)
+
+
+def bare_scorer_rate(n: int, workdir: Path) -> float:
+    """Mentions per second of the production scorer alone on the same texts."""
+    from sentiment.transformer import TransformerScorer
+
+    stream = workdir / "bare.jsonl"
+    write_stream(stream, n)
+    texts = [json.loads(line)["text"] for line in stream.read_text().splitlines()]
+    scorer = TransformerScorer()
+    scorer.score(texts[:64])
+    started = time.perf_counter()
+    for i in range(0, len(texts), 64):  # the pipeline's message size
+        scorer.score(texts[i : i + 64])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_pipeline_benchmark(
+    n: int, *, postgres: str | None, redis: str | None, processes: int = 2
+) -> str:
+    """Every configuration, as the printed report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        bare = bare_scorer_rate(n, workdir)
+        runs = [run_embedded(n, workdir)]
+        if postgres and redis:
+            runs.append(run_servers(n, workdir, postgres, redis, processes))
+    lines = [f"{n} mentions, listen -> store -> score -> draft", ""]
+    lines.append(f"{'configuration':<44} {'mentions/s':>10} {'p50 s':>8} {'p95 s':>8} {'/bare':>6}")
+    lines.append(
+        f"{'bare scorer (int8, batches of 64)':<44} {bare:>10,.0f} {'':>8} {'':>8} {1:>6.2f}"
+    )
+    for r in runs:
+        lines.append(
+            f"{r.name:<44} {r.rate:>10,.0f} {r.p50:>8.2f} {r.p95:>8.2f} {r.rate / bare:>6.2f}"
+        )
+    lines.append("")
+    lines.append("target: the pipeline sustains at least 0.80 of the bare scorer's throughput")
+    return "\n".join(lines)
