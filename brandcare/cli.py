@@ -284,6 +284,7 @@ def queue_(
     """Pending drafts, highest priority first (urgency, reach, age)."""
     from sqlalchemy import select
 
+    from brandcare.reports import queue_lines
     from brandcare.store import make_engine, queries, session_factory, transaction
     from brandcare.store.models import BrandRow, QueryRow
 
@@ -299,21 +300,9 @@ def queue_(
             typer.echo(
                 f"query {q.id} ({q.platform} {q.kind} {q.terms!r}) PAUSED: {q.paused_reason}"
             )
-        for e in queries.pending_queue(s, limit, brand_id=brand_id):
-            level = f"{e.score.urgency_level:<6} {e.score.urgency:.2f}" if e.score else "-"
-            typer.echo(
-                f"#{e.draft.id:<5} {level}  @{e.mention.author_handle} "
-                f"({e.mention.author_followers or 0} followers) {e.mention.platform}"
-            )
-            typer.echo(f"       mention: {_one_line(e.mention.text)}")
-            if e.score and e.score.reasons:
-                typer.echo(f"       why:     {'; '.join(e.score.reasons)}")
-            typer.echo(f"       draft:   {_one_line(e.draft.text)}")
-
-
-def _one_line(text: str, width: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).tuples().all())
+        for line in queue_lines(queries.pending_queue(s, limit, brand_id=brand_id), brands):
+            typer.echo(line)
 
 
 @app.command()

@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 from brandcare import runtime
 from brandcare.config import Settings
 from brandcare.queue import setup_broker
+from brandcare.reports import queue_lines
 from brandcare.schedule import Enqueue, Scheduler
 from brandcare.setup import apply_brands, load_brands
 from brandcare.sources import sample_dir
 from brandcare.store import migrate, queries, transaction
-from brandcare.store.models import DraftRow, MentionRow, ReplyRow
+from brandcare.store.models import BrandRow, DraftRow, MentionRow, ReplyRow
 
 DEMO_AGENT = "demo-agent"
 TERMINAL = ("drafted", "skipped", "ignored", "error")
@@ -155,23 +156,12 @@ def print_report(report: DemoReport, settings: Settings, console: Console) -> No
         drafts.add_row(state, str(n))
     console.print(drafts)
     pipeline = runtime.pipeline()
-    queue = Table(title="top of the queue (pending drafts, by priority)", show_lines=True)
-    for col in ("draft", "brand", "urgency", "author", "mention", "reasons", "draft reply"):
-        queue.add_column(col, overflow="fold")
+    console.print("top of the queue (pending drafts, by priority):", markup=False)
     with transaction(pipeline.sessions) as s:
-        for entry in queries.pending_queue(s, 8):
-            score = entry.score
-            queue.add_row(
-                str(entry.draft.id),
-                str(entry.mention.brand_id),
-                f"{score.urgency_level} {score.urgency:.2f}" if score else "-",
-                f"@{entry.mention.author_handle} ({entry.mention.author_followers or 0})",
-                entry.mention.text[:140],
-                "; ".join(score.reasons[:3]) if score else "",
-                entry.draft.text,
-            )
+        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).tuples().all())
+        for line in queue_lines(queries.pending_queue(s, 6), brands):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         sent = list(s.scalars(select(DraftRow).where(DraftRow.state == "sent")))
-    console.print(queue, markup=False)
     console.print(
         f"replayed {sum(report.mentions.values())} mentions in {report.seconds:.0f}s; "
         f"{report.sent} approved drafts sent by {DEMO_AGENT} (ids "
