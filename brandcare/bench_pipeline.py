@@ -96,8 +96,8 @@ def _latencies(sessions: sessionmaker[Session]) -> tuple[float, float, float, fl
     """(first fetch, last decision, p50, p95) in seconds; decisions without a draft count
     at their score time."""
     with transaction(sessions) as s:
-        fetched = dict(s.execute(select(MentionRow.id, MentionRow.fetched_at)).tuples())
-        drafted = dict(s.execute(select(DraftRow.mention_id, DraftRow.created_at)).tuples())
+        fetched = dict(s.execute(select(MentionRow.id, MentionRow.fetched_at)).all())
+        drafted = dict(s.execute(select(DraftRow.mention_id, DraftRow.created_at)).all())
     lat = sorted((drafted[m] - f).total_seconds() for m, f in fetched.items() if m in drafted)
     first = min(fetched.values()).timestamp()
     last = max(drafted.values()).timestamp() if drafted else first

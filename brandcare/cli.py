@@ -300,7 +300,7 @@ def queue_(
             typer.echo(
                 f"query {q.id} ({q.platform} {q.kind} {q.terms!r}) PAUSED: {q.paused_reason}"
             )
-        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).tuples().all())
+        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).all())
         for line in queue_lines(queries.pending_queue(s, limit, brand_id=brand_id), brands):
             typer.echo(line)
 

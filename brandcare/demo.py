@@ -158,7 +158,7 @@ def print_report(report: DemoReport, settings: Settings, console: Console) -> No
     pipeline = runtime.pipeline()
     console.print("top of the queue (pending drafts, by priority):", markup=False)
     with transaction(pipeline.sessions) as s:
-        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).tuples().all())
+        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).all())
         for line in queue_lines(queries.pending_queue(s, 6), brands):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         sent = list(s.scalars(select(DraftRow).where(DraftRow.state == "sent")))

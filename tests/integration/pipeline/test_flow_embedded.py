@@ -32,9 +32,13 @@ def test_demo_replays_every_sample_mention_through_every_stage(tmp_path: Path):
     with transaction(sessions) as s:
         stored = s.scalar(select(func.count()).select_from(MentionRow))
         external = set(s.scalars(select(MentionRow.external_id)))
-        states = dict(s.execute(select(MentionRow.state, func.count()).group_by(MentionRow.state)).tuples().all())
+        states = dict(
+            s.execute(select(MentionRow.state, func.count()).group_by(MentionRow.state)).all()
+        )
         scores = s.scalar(select(func.count()).select_from(ScoreRow))
-        drafts = dict(s.execute(select(DraftRow.state, func.count()).group_by(DraftRow.state)).tuples().all())
+        drafts = dict(
+            s.execute(select(DraftRow.state, func.count()).group_by(DraftRow.state)).all()
+        )
         posted = s.scalar(
             select(func.count()).select_from(ReplyRow).where(ReplyRow.state == "posted")
         )

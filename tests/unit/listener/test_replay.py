@@ -208,7 +208,9 @@ def test_a_shared_file_releases_each_brand_only_its_own_lines(tmp_path: Path) ->
     skyway = Query(id=1, platform="replay", kind="replay", terms=str(path), brand="skyway")
     nimbus = Query(id=2, platform="replay", kind="replay", terms=str(path), brand="nimbus")
     assert [m.external_id for m in source.poll(skyway, since=None).mentions] == [
-        "m1", "m3", "m4",  # a line without a brand goes to every brand's query
+        "m1",
+        "m3",
+        "m4",  # a line without a brand goes to every brand's query
     ]
     page = source.poll(nimbus, since=None)
     assert [m.external_id for m in page.mentions] == ["m2", "m4"]
