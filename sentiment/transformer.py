@@ -138,8 +138,7 @@ class TransformerScorer:
         pooled = torch.empty(len(ids), 384)
         probs = torch.empty(len(ids), sum(len(v) for v in TASK_LABELS.values()))
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
+            for chunk in self._batches(order, ids):
                 width = max(len(ids[i]) for i in chunk)
                 input_ids = torch.zeros(len(chunk), width, dtype=torch.long)
                 mask = torch.zeros(len(chunk), width, dtype=torch.long)
@@ -152,6 +151,26 @@ class TransformerScorer:
                 pooled[index] = batch_pooled.float().cpu()
                 probs[index] = self.network.task_probs(batch_pooled).float().cpu()
         return Encoded(pooled, probs)
+
+    #: Padded tokens per forward pass at most: long posts go in smaller batches, so a
+    #: 600-character Reddit post does not pad 63 tweets to its length.
+    token_budget = 1024
+
+    def _batches(self, order: Sequence[int], ids: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Length-sorted indices cut into batches within the size and token budgets."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:  # ascending length: the newest item is the widest
+            width = len(ids[i])
+            if current and (
+                len(current) >= self.batch_size or (len(current) + 1) * width > self.token_budget
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
 
     def care_probs(self, texts: Sequence[str], encoded: Encoded) -> dict[str, torch.Tensor]:
         """Probabilities of the care heads (needs reply, troll, urgency, issue)."""
