@@ -130,7 +130,7 @@ def run_embedded(n: int, workdir: Path) -> Run:
         Enqueue(
             tasks.poll_query.send,
             tasks.score_mentions.send,
-            tasks.draft_mention.send,
+            tasks.draft_mentions.send,
             tasks.send_draft.send,
         ),
     )

@@ -221,7 +221,7 @@ def run(
         Enqueue(
             tasks.poll_query.send,
             tasks.score_mentions.send,
-            tasks.draft_mention.send,
+            tasks.draft_mentions.send,
             tasks.send_draft.send,
         ),
         reddit_requests_per_minute=settings.reddit_requests_per_minute,

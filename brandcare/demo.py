@@ -71,7 +71,7 @@ def run_demo(
         Enqueue(
             poll=tasks.poll_query.send,
             score=tasks.score_mentions.send,
-            draft=tasks.draft_mention.send,
+            draft=tasks.draft_mentions.send,
             send=tasks.send_draft.send,
         ),
     )

@@ -299,28 +299,72 @@ class Pipeline:
     # -- draft ------------------------------------------------------------------------
 
     def draft(self, mention_id: int) -> int | None:
-        """Draft a reply for a scored mention; trolls get a skipped draft with the reasons.
+        """Draft one mention (see ``draft_many``); the draft's id, or None."""
+        return self.draft_many([mention_id]).get(mention_id)
 
-        A skipped draft still carries a drafted text, so an agent who un-skips a
-        misjudged customer has a reply ready.
+    def draft_many(self, mention_ids: Sequence[int]) -> dict[int, int]:
+        """Draft replies for scored mentions; trolls get a skipped draft with the reasons.
+
+        One read and one write transaction for the whole batch: per-mention
+        transactions and messages cost more than the drafting itself. A skipped draft
+        still carries a drafted text, so an agent who un-skips a misjudged customer has
+        a reply ready. Returns mention id -> new draft id (already drafted: left out).
         """
+        work = []
         with transaction(self.sessions) as s:
-            mention = s.get(MentionRow, mention_id)
-            if mention is None or mention.state not in {"scored", "new"}:
-                return None
-            score_row = s.scalars(
-                select(ScoreRow)
-                .where(ScoreRow.mention_id == mention_id)
-                .order_by(ScoreRow.id.desc())
-                .limit(1)
-            ).first()
-            brand = s.get(BrandRow, mention.brand_id)
-            if score_row is None or brand is None:
-                return None
-            value = mention_value(mention)
-            scores, decision = scores_from_row(score_row, mention.text)
-            voice = voice_of(brand)
-        skipped = decision.action is Action.SKIP_TROLL
+            mentions = s.scalars(
+                select(MentionRow).where(
+                    MentionRow.id.in_(list(mention_ids)), MentionRow.state.in_(["scored", "new"])
+                )
+            ).all()
+            latest = {
+                row.mention_id: row
+                for row in s.scalars(
+                    select(ScoreRow)
+                    .where(ScoreRow.mention_id.in_([m.id for m in mentions]))
+                    .order_by(ScoreRow.id)
+                )
+            }
+            voices = {}
+            for mention in mentions:
+                score_row = latest.get(mention.id)
+                if score_row is None:
+                    continue
+                if mention.brand_id not in voices:
+                    brand = s.get(BrandRow, mention.brand_id)
+                    assert brand is not None
+                    voices[mention.brand_id] = voice_of(brand)
+                scores, decision = scores_from_row(score_row, mention.text)
+                work.append(
+                    (mention_value(mention), mention.id, scores, decision, voices[mention.brand_id])
+                )
+        drafts = [self._compose(*item) for item in work]
+        created: dict[int, int] = {}
+        with transaction(self.sessions) as s:
+            for mention_id, text, template, skip_reason in drafts:
+                draft_id = queries.create_draft(
+                    s,
+                    mention_id,
+                    text,
+                    template=template,
+                    state="skipped" if skip_reason else "pending",
+                    skip_reason=skip_reason,
+                )
+                if draft_id is not None:
+                    created[mention_id] = draft_id
+                queries.set_mention_state(
+                    s,
+                    [mention_id],
+                    "skipped" if skip_reason else "drafted",
+                    from_states=["scored", "new"],
+                )
+        return created
+
+    @staticmethod
+    def _compose(
+        value: Mention, mention_id: int, scores: Scores, decision: Decision, voice: Voice
+    ) -> tuple[int, str, str | None, str | None]:
+        """(mention id, text, template, skip reason or None) for one mention."""
         as_reply = replace(decision, action=Action.REPLY)
         limit = PLATFORM_LIMITS.get(value.platform, 280)
         try:
@@ -335,20 +379,11 @@ class Pipeline:
                 exc,
             )
             text, template = "", None
-        skip_reason = "; ".join(r for r in decision.reasons if "insult" in r or "offensive" in r)
-        with transaction(self.sessions) as s:
-            draft_id = queries.create_draft(
-                s,
-                mention_id,
-                text,
-                template=template,
-                state="skipped" if skipped else "pending",
-                skip_reason=(skip_reason or "trolling") if skipped else None,
-            )
-            queries.set_mention_state(
-                s, [mention_id], "skipped" if skipped else "drafted", from_states=["scored", "new"]
-            )
-        return draft_id
+        skip_reason = None
+        if decision.action is Action.SKIP_TROLL:
+            why = "; ".join(r for r in decision.reasons if "insult" in r or "offensive" in r)
+            skip_reason = why or "trolling"
+        return mention_id, text, template, skip_reason
 
     # -- send -------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy.orm import Session
+
 from brandcare import runtime
 from brandcare.config import Settings
 from brandcare.store import queries, transaction
@@ -28,20 +30,36 @@ def _pipeline(settings: Settings):  # type: ignore[no-untyped-def]
         return runtime.configure(settings)
 
 
+def _checked(
+    s: Session, draft_id: int, action: DraftAction, actor: str, reason: str = ""
+) -> DraftRow:
+    """The draft, if ``action`` by ``actor`` is allowed from its state; else ReviewError."""
+    draft = s.get(DraftRow, draft_id)
+    if draft is None:
+        raise ReviewError(f"no draft {draft_id}")
+    try:
+        transition(draft.state, action, actor=actor, reason=reason)
+    except InvalidTransition as exc:
+        raise ReviewError(f"draft {draft_id}: {exc}") from exc
+    return draft
+
+
+def _commit(
+    s: Session, draft_id: int, from_state: str, to_state: str, actor: str, **fields: object
+) -> None:
+    """The compare-and-set itself; losing it means someone else acted first."""
+    if not queries.transition_draft(s, draft_id, [from_state], to_state, actor, **fields):
+        raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
+
+
 def approve_draft(settings: Settings, draft_id: int, *, text: str | None, actor: str) -> str:
     """Approve (with an optional edit) and send; returns what happened, in words."""
     pipeline = _pipeline(settings)
     with transaction(pipeline.sessions) as s:
-        draft = s.get(DraftRow, draft_id)
-        if draft is None:
-            raise ReviewError(f"no draft {draft_id}")
+        draft = _checked(s, draft_id, DraftAction.APPROVE, actor)
         mention = s.get(MentionRow, draft.mention_id)
         assert mention is not None
         final = draft.text if text is None else text.strip()
-        try:
-            transition(draft.state, DraftAction.APPROVE, actor=actor)
-        except InvalidTransition as exc:
-            raise ReviewError(f"draft {draft_id}: {exc}") from exc
         if not final:
             raise ReviewError(f"draft {draft_id} has no text: approve it with --text '...'")
         limit = PLATFORM_LIMITS.get(mention.platform, 280)
@@ -54,8 +72,7 @@ def approve_draft(settings: Settings, draft_id: int, *, text: str | None, actor:
         fields = {"approved_by": actor, "approved_at": dt.datetime.now(dt.UTC)}
         if final != draft.text:
             fields |= {"text": final, "edited_by": actor}
-        if not queries.transition_draft(s, draft_id, ["pending"], "approved", actor, **fields):
-            raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
+        _commit(s, draft_id, draft.state, "approved", actor, **fields)
     if settings.broker_url:
         from brandcare import tasks
 
@@ -71,34 +88,16 @@ def approve_draft(settings: Settings, draft_id: int, *, text: str | None, actor:
 
 def reject_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
     """Reject a pending (or approved, not yet sending) draft with a reason."""
-    pipeline = _pipeline(settings)
-    with transaction(pipeline.sessions) as s:
-        draft = s.get(DraftRow, draft_id)
-        if draft is None:
-            raise ReviewError(f"no draft {draft_id}")
-        try:
-            transition(draft.state, DraftAction.REJECT, actor=actor, reason=reason)
-        except InvalidTransition as exc:
-            raise ReviewError(f"draft {draft_id}: {exc}") from exc
-        if not queries.transition_draft(
-            s, draft_id, [draft.state], "rejected", actor, reject_reason=reason
-        ):
-            raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
+    with transaction(_pipeline(settings).sessions) as s:
+        draft = _checked(s, draft_id, DraftAction.REJECT, actor, reason)
+        _commit(s, draft_id, draft.state, "rejected", actor, reject_reason=reason)
 
 
 def unskip_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
     """Put a mention judged trolling back in the queue: the model can be wrong."""
-    pipeline = _pipeline(settings)
-    with transaction(pipeline.sessions) as s:
-        draft = s.get(DraftRow, draft_id)
-        if draft is None:
-            raise ReviewError(f"no draft {draft_id}")
-        try:
-            transition(draft.state, DraftAction.UNSKIP, actor=actor, reason=reason)
-        except InvalidTransition as exc:
-            raise ReviewError(f"draft {draft_id}: {exc}") from exc
-        if not queries.transition_draft(s, draft_id, ["skipped"], "pending", actor):
-            raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
+    with transaction(_pipeline(settings).sessions) as s:
+        draft = _checked(s, draft_id, DraftAction.UNSKIP, actor, reason)
+        _commit(s, draft_id, draft.state, "pending", actor)
         queries.add_event(
             s,
             actor,

@@ -31,7 +31,7 @@ class Enqueue:
 
     poll: Callable[[int], object]
     score: Callable[[list[int]], object]
-    draft: Callable[[int], object]
+    draft: Callable[[list[int]], object]
     send: Callable[[int], object]
 
 
@@ -85,8 +85,8 @@ class Scheduler:
         if stale.unscored:
             for start in range(0, len(stale.unscored), 64):
                 self.enqueue.score(stale.unscored[start : start + 64])
-        for mention_id in stale.undrafted:
-            self.enqueue.draft(mention_id)
+        for start in range(0, len(stale.undrafted), 64):
+            self.enqueue.draft(stale.undrafted[start : start + 64])
         for draft_id in stale.unsent:
             self.enqueue.send(draft_id)
         total = len(stale.unscored) + len(stale.undrafted) + len(stale.unsent)

@@ -57,14 +57,15 @@ def poll_query(query_id: int) -> None:
 @dramatiq.actor(queue_name="score", max_retries=10, min_backoff=1_000, time_limit=600_000)
 def score_mentions(mention_ids: list[int]) -> None:
     """Score a batch of mentions (one forward pass); enqueue drafting for those that need it."""
-    for mention_id in runtime.pipeline().score(mention_ids):
-        draft_mention.send(mention_id)
+    to_draft = runtime.pipeline().score(mention_ids)
+    if to_draft:
+        draft_mentions.send(to_draft)
 
 
 @dramatiq.actor(queue_name="draft", max_retries=10, min_backoff=1_000)
-def draft_mention(mention_id: int) -> None:
-    """Draft a reply (or a skipped draft for a troll) for one scored mention."""
-    runtime.pipeline().draft(mention_id)
+def draft_mentions(mention_ids: list[int]) -> None:
+    """Draft replies (or skipped drafts for trolls) for a batch of scored mentions."""
+    runtime.pipeline().draft_many(mention_ids)
 
 
 @dramatiq.actor(

@@ -20,7 +20,7 @@ import torch
 
 from sentiment.base import Scores
 from sentiment.data import DatasetMissingError, Example, load_corpus
-from sentiment.encoder import load_base_encoder, load_tokenizer
+from sentiment.encoder import load_base_encoder, load_tokenizer, pad_batch
 from sentiment.metrics import macro_recall
 from sentiment.transformer import TransformerScorer
 
@@ -65,13 +65,7 @@ def bare_encoder_rate(texts: list[str], device: torch.device) -> tuple[float, in
     for size in (16, 32, 64, 128, 256):
         batches = []
         for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
-            width = max(len(r) for r in chunk)
-            input_ids = torch.zeros(len(chunk), width, dtype=torch.long)
-            mask = torch.zeros(len(chunk), width, dtype=torch.long)
-            for i, row in enumerate(chunk):
-                input_ids[i, : len(row)] = torch.tensor(row)
-                mask[i, : len(row)] = 1
+            input_ids, mask = pad_batch(ids[start : start + size])
             batches.append((input_ids.to(device), mask.to(device)))
 
         def forward(batches: list[tuple[torch.Tensor, torch.Tensor]] = batches) -> None:

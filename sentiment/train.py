@@ -38,6 +38,7 @@ from sentiment.encoder import (
     load_base_encoder,
     load_tokenizer,
     mark_trainable,
+    pad_batch,
 )
 from sentiment.metrics import f1, macro_f1
 from sentiment.network import TASK_LABELS, URGENCY_LEVELS, CareHeads, LinearHead, TaskNetwork
@@ -92,16 +93,6 @@ def _tokenize(tokenizer: object, texts: Sequence[str], max_length: int) -> list[
     return encode(list(texts), truncation=True, max_length=max_length)["input_ids"]
 
 
-def _pad(rows: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return ids, mask
-
-
 def _cache_bottom(
     network: TaskNetwork, token_ids: list[list[int]], frozen: int, batch: int = 128
 ) -> list[torch.Tensor]:
@@ -112,7 +103,7 @@ def _cache_bottom(
     with torch.inference_mode():
         for start in range(0, len(order), batch):
             chunk = order[start : start + batch]
-            ids, mask = _pad([token_ids[i] for i in chunk])
+            ids, mask = pad_batch([token_ids[i] for i in chunk])
             hidden = network.bottom(ids, mask, frozen)
             for row, i in enumerate(chunk):
                 out[i] = hidden[row, : len(token_ids[i])].clone()
@@ -266,7 +257,7 @@ def _features(network: TaskNetwork, texts: Sequence[str], max_length: int) -> np
     rows = []
     with torch.inference_mode():
         for start in range(0, len(ids), 64):
-            batch_ids, mask = _pad(ids[start : start + 64])
+            batch_ids, mask = pad_batch(ids[start : start + 64])
             pooled = network.embed(batch_ids, mask)
             rows.append(torch.cat([pooled, network.task_probs(pooled)], dim=-1))
     dense = torch.cat(rows).numpy()

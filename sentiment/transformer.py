@@ -23,7 +23,7 @@ import torch
 
 from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
-from sentiment.encoder import load_tokenizer
+from sentiment.encoder import load_tokenizer, pad_batch
 from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork, care_features
 from sentiment.signals import find_insult, find_problem, find_signals, signal_features
 
@@ -139,12 +139,7 @@ class TransformerScorer:
         probs = torch.empty(len(ids), sum(len(v) for v in TASK_LABELS.values()))
         with torch.inference_mode():
             for chunk in self._batches(order, ids):
-                width = max(len(ids[i]) for i in chunk)
-                input_ids = torch.zeros(len(chunk), width, dtype=torch.long)
-                mask = torch.zeros(len(chunk), width, dtype=torch.long)
-                for row, i in enumerate(chunk):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, : len(ids[i])] = 1
+                input_ids, mask = pad_batch([ids[i] for i in chunk])
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 batch_pooled = self.network.embed(input_ids, mask)
                 index = torch.tensor(chunk)

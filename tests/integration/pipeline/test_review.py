@@ -1,0 +1,81 @@
+"""Agent actions from the command line: approve (with edits), reject, un-skip."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from brandcare import runtime
+from brandcare.config import Settings
+from brandcare.review import ReviewError, approve_draft, reject_draft, unskip_draft
+from brandcare.setup import QuerySpec
+from brandcare.store import transaction
+from brandcare.store.models import DraftRow, EventRow, QueryRow
+from listener.fake import ScriptedSource, make_mention
+from sentiment.baseline import BaselineScorer
+from tests.integration.pipeline.conftest import add_brand
+
+
+@pytest.fixture
+def drafted(database):  # type: ignore[no-untyped-def]
+    source = ScriptedSource.with_mentions(
+        [
+            make_mention("1", "@SkywayAir you lost my bag, flight cancelled today"),
+            make_mention("2", "@SkywayAir you are a clown"),
+        ]
+    )
+    pipeline = runtime.configure(
+        Settings(database_url=database), scorer=BaselineScorer(), sources={"scripted": source}
+    )
+    add_brand(pipeline.sessions, QuerySpec(platform="scripted", kind="search", terms="x"))
+    with transaction(pipeline.sessions) as s:
+        qid = s.scalars(select(QueryRow.id)).one()
+    for mention_id in pipeline.score(pipeline.poll(qid).new_ids):
+        pipeline.draft(mention_id)
+    with transaction(pipeline.sessions) as s:
+        drafts = {d.state: d.id for d in s.scalars(select(DraftRow))}
+    return Settings(database_url=database), source, drafts, pipeline
+
+
+def test_approve_sends_once_and_a_second_approve_is_refused(drafted):
+    settings, source, drafts, _ = drafted
+    said = approve_draft(settings, drafts["pending"], text=None, actor="ana")
+    assert "send sent" in said
+    with pytest.raises(ReviewError, match="cannot approve a draft that is sent"):
+        approve_draft(settings, drafts["pending"], text=None, actor="ana")
+    assert source.post_calls == 1
+
+
+def test_an_edit_past_the_limit_is_refused_with_the_count(drafted):
+    settings, source, drafts, _ = drafted
+    with pytest.raises(ReviewError, match="the limit is 280"):
+        approve_draft(settings, drafts["pending"], text="x" * 300, actor="ana")
+    assert source.post_calls == 0
+
+
+def test_an_edited_approval_sends_the_edit_and_records_the_editor(drafted):
+    settings, source, drafts, pipeline = drafted
+    approve_draft(settings, drafts["pending"], text="Sorry! DM us please.", actor="ana")
+    assert source.posted[0].text == "Sorry! DM us please."
+    with transaction(pipeline.sessions) as s:
+        draft = s.get(DraftRow, drafts["pending"])
+        assert (draft.edited_by, draft.approved_by) == ("ana", "ana")
+        actions = [e.action for e in s.scalars(select(EventRow).order_by(EventRow.id))]
+    assert actions[-3:] == ["draft.approved", "draft.sending", "draft.sent"]
+
+
+def test_reject_needs_a_reason_and_sends_nothing(drafted):
+    settings, source, drafts, _ = drafted
+    with pytest.raises(ReviewError, match="needs a reason"):
+        reject_draft(settings, drafts["pending"], reason=" ", actor="ana")
+    reject_draft(settings, drafts["pending"], reason="answered by phone", actor="ana")
+    with pytest.raises(ReviewError):
+        approve_draft(settings, drafts["pending"], text=None, actor="ana")
+    assert source.post_calls == 0
+
+
+def test_a_skipped_troll_can_be_put_back_and_then_approved(drafted):
+    settings, source, drafts, _ = drafted
+    unskip_draft(settings, drafts["skipped"], reason="a real customer, angry", actor="ana")
+    approve_draft(settings, drafts["skipped"], text="We hear you. DM us?", actor="ana")
+    assert source.post_calls == 1
