@@ -263,7 +263,12 @@ def worker(
             "`brandcare worker` needs BRANDCARE_BROKER_URL (redis://... or amqp://...); "
             "without one, `brandcare run` runs workers in-process"
         )
+    import sys
+
+    # The interpreter running us, not whatever `dramatiq` is first on PATH.
     args = [
+        sys.executable,
+        "-m",
         "dramatiq",
         "brandcare.worker",
         "--processes",
@@ -273,7 +278,7 @@ def worker(
     ]
     if queues:
         args += ["--queues", *queues.split(",")]
-    os.execvp(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
+    os.execv(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
 
 
 @app.command("queue")
