@@ -391,6 +391,46 @@ class Pipeline:
     #: the platform; within it a retry only looks, after it a retry may post again.
     settle_window = dt.timedelta(minutes=3)
 
+    def _record_send(
+        self, draft_id: int, mention_id: int, brand_id: int, platform: str, outcome: SendOutcome
+    ) -> None:
+        """Write how a send ended: posted (and its cost), unsettled, or failed with why."""
+        with transaction(self.sessions) as s:
+            if outcome.status is SendStatus.SENT and outcome.posted is not None:
+                posted = outcome.posted
+                queries.finish_reply(
+                    s,
+                    draft_id,
+                    state="posted",
+                    external_id=posted.external_id,
+                    url=posted.url,
+                    posted_at=posted.posted_at,
+                )
+                queries.transition_draft(s, draft_id, ["sending"], "sent", SYSTEM)
+                if outcome.post_attempts:
+                    queries.record_usage(
+                        s,
+                        brand_id=brand_id,
+                        platform=platform,
+                        day=self.clock().date(),
+                        posts=1,
+                        est_cost_usd=self.prices.post_cost(platform),
+                    )
+            elif outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
+                queries.finish_reply(s, draft_id, state="unknown")
+            elif outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
+                queries.finish_reply(s, draft_id, state="unknown")
+                if "deleted" in outcome.reason.lower():
+                    queries.mark_deleted(s, mention_id, reason=outcome.reason, at=self.clock())
+                queries.transition_draft(
+                    s,
+                    draft_id,
+                    ["sending"],
+                    "failed",
+                    SYSTEM,
+                    failure_reason=outcome.reason or outcome.status.value,
+                )
+
     def send(self, draft_id: int) -> SendOutcome | None:
         """Post an approved draft exactly once; None when there is nothing to send.
 
@@ -419,42 +459,11 @@ class Pipeline:
             else:
                 return None
             value, text, brand_id = mention_value(mention), draft.text, mention.brand_id
+            mention_id = mention.id
         source = self.sources(platform)
         if attempted and recent:
             outcome = check_sent(source, value, text, draft_id=draft_id)
         else:
             outcome = send_once(source, value, text, already_attempted=attempted, draft_id=draft_id)
-        with transaction(self.sessions) as s:
-            if outcome.status is SendStatus.SENT and outcome.posted is not None:
-                posted = outcome.posted
-                queries.finish_reply(
-                    s,
-                    draft_id,
-                    state="posted",
-                    external_id=posted.external_id,
-                    url=posted.url,
-                    posted_at=posted.posted_at,
-                )
-                queries.transition_draft(s, draft_id, ["sending"], "sent", SYSTEM)
-                if outcome.post_attempts:
-                    queries.record_usage(
-                        s,
-                        brand_id=brand_id,
-                        platform=platform,
-                        day=self.clock().date(),
-                        posts=1,
-                        est_cost_usd=self.prices.post_cost(platform),
-                    )
-            elif outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
-                queries.finish_reply(s, draft_id, state="unknown")
-            elif outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
-                queries.finish_reply(s, draft_id, state="unknown")
-                queries.transition_draft(
-                    s,
-                    draft_id,
-                    ["sending"],
-                    "failed",
-                    SYSTEM,
-                    failure_reason=outcome.reason or outcome.status.value,
-                )
+        self._record_send(draft_id, mention_id, brand_id, platform, outcome)
         return outcome

@@ -301,12 +301,37 @@ def upsert_mentions(
         ).all()
         for id_, platform, external_id, old_text, old_raw in rows:
             new = latest[(platform, external_id)]
-            if new.text != old_text:
+            if new.text.strip() in DELETED_MARKERS:
+                mark_deleted(session, int(id_), reason=new.text.strip(), at=now)
+            elif new.text != old_text:
                 _record_edit(session, int(id_), new, old_text, old_raw, now)
 
     new_ids = [inserted[key] for key in latest if key in inserted]
     log.debug("stored %d new of %d mentions for brand %s", len(new_ids), len(latest), brand_id)
     return new_ids
+
+
+#: What platforms put in place of a post's text once it is deleted or removed.
+DELETED_MARKERS = frozenset({"[deleted]", "[removed]"})
+
+
+def mark_deleted(session: Session, mention_id: int, *, reason: str, at: dt.datetime) -> bool:
+    """Record that the post is gone; its text stays as it was for the agents and the log.
+
+    True the first time (one ``mention.deleted`` event), False if already recorded.
+    """
+    changed = _rowcount(
+        session,
+        update(_mention_t)
+        .where(_mention_t.c.id == mention_id, _mention_t.c.deleted_at.is_(None))
+        .values(deleted_at=at),
+    )
+    if not changed:
+        return False
+    _expire_cached(session, MentionRow, [mention_id])
+    add_event(session, SYSTEM, "mention.deleted", mention_id=mention_id, detail={"why": reason})
+    log.info("mention %d deleted on the platform (%s)", mention_id, reason)
+    return True
 
 
 def _record_edit(

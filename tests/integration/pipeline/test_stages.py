@@ -194,3 +194,32 @@ def test_stale_work_is_found_for_the_sweep(sessions):
     with transaction(sessions) as s:
         stale = queries.stale_work(s, later)
     assert len(stale.unscored) == 1
+
+
+def test_a_post_deleted_on_the_platform_is_recorded_and_keeps_its_text(sessions):
+    add_brand(sessions, SCRIPTED)
+    first = Page([make_mention("1", "@SkywayAir lost my bag")], cursor="1")
+    gone = Page([make_mention("1", "[deleted]")], cursor="1")
+    pipeline = make_pipeline(sessions, ScriptedSource(pages=[first, gone]))
+    pipeline.poll(query_id(sessions))
+    pipeline.poll(query_id(sessions))
+    with transaction(sessions) as s:
+        mention = s.scalars(select(MentionRow)).one()
+        assert mention.deleted_at is not None
+        assert mention.text == "@SkywayAir lost my bag"
+
+
+def test_a_refusal_because_the_post_was_deleted_fails_the_draft_and_marks_the_mention(sessions):
+    from listener.errors import PermanentSourceError
+
+    source = ScriptedSource.with_mentions(
+        [make_mention("1", "@SkywayAir lost my bag")],
+        post_errors={1: PermanentSourceError("gone", reason="the post was deleted")},
+    )
+    pipeline, draft_id = _approved_draft(sessions, source)
+    assert pipeline.send(draft_id).status is SendStatus.FAILED
+    with transaction(sessions) as s:
+        draft = s.get(DraftRow, draft_id)
+        assert draft.state == "failed"
+        assert draft.failure_reason == "the post was deleted"
+        assert s.get(MentionRow, draft.mention_id).deleted_at is not None
