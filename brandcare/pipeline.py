@@ -352,12 +352,9 @@ class Pipeline:
                 )
                 if draft_id is not None:
                     created[mention_id] = draft_id
-                queries.set_mention_state(
-                    s,
-                    [mention_id],
-                    "skipped" if skip_reason else "drafted",
-                    from_states=["scored", "new"],
-                )
+            for state in ("skipped", "drafted"):
+                ids = [m for m, _, _, why in drafts if bool(why) == (state == "skipped")]
+                queries.set_mention_state(s, ids, state, from_states=["scored", "new"])
         return created
 
     @staticmethod
