@@ -150,13 +150,14 @@ def run_servers(n: int, workdir: Path, postgres: str, redis: str, processes: int
     """PostgreSQL + Redis with ``processes`` Dramatiq worker processes and the scheduler."""
     import psycopg
     import redis as redis_client
+    from psycopg import sql
     from sqlalchemy.engine import make_url
 
     name = f"brandcare_bench_{uuid.uuid4().hex[:8]}"
     server = make_url(postgres)
     libpq = server.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = server.set(database=name).render_as_string(hide_password=False)
     redis_client.Redis.from_url(redis).flushdb()
     stream = workdir / "servers.jsonl"
@@ -207,8 +208,11 @@ def run_servers(n: int, workdir: Path, postgres: str, redis: str, processes: int
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
+        log.close()
         with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
     return Run(f"PostgreSQL + Redis ({processes} worker processes)", n, last - first, p50, p95)
 
 
