@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from brandcare import logs
 from brandcare.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help="brandcare: open-source social care. Listen, score, draft, approve, send.",
@@ -20,6 +24,10 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+users_app = typer.Typer(help="Web inbox accounts and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+feedback_app = typer.Typer(help="Agents' label corrections, for retraining.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 
 
 def _settings() -> Settings:
@@ -178,8 +186,11 @@ def demo(
     approve: Annotated[int, typer.Option(help="top drafts the demo agent approves and sends")] = 3,
     database: Annotated[str, typer.Option(help="database URL (recreated)")] = "",
     speed: Annotated[float, typer.Option(help="replay speed; 0 = all at once")] = 0.0,
+    serve: Annotated[bool, typer.Option(help="then serve the web inbox until Ctrl-C")] = True,
+    port: Annotated[int, typer.Option(help="web inbox port")] = 8000,
 ) -> None:
-    """The main job on the embedded default: replay sample mentions through every stage."""
+    """The main job on the embedded default: replay sample mentions through every stage,
+    then open the web inbox on the result (with a demo login)."""
     from rich.console import Console
 
     from brandcare.demo import print_report, run_demo
@@ -193,6 +204,163 @@ def demo(
     console = Console()
     report = run_demo(settings, approve=approve, console=Console(stderr=True))
     print_report(report, settings, console)
+    if serve:
+        from brandcare.demo import demo_login
+
+        # Plain HTTP on localhost: Safari drops Secure cookies there.
+        settings = settings.model_copy(update={"web_secure_cookies": False, "web_port": port})
+        username, password = demo_login(settings)
+        console.print(
+            f"\nweb inbox: http://{settings.web_host}:{port}/  "
+            f"login: {username} / {password}  (Ctrl-C to stop)",
+            markup=False,
+        )
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from brandcare.web import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        log_level="warning",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (BRANDCARE_WEB_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (BRANDCARE_WEB_PORT)")] = None,
+) -> None:
+    """The web inbox for agents, marketing and admins (create the first admin with
+    `brandcare users add NAME --role admin`)."""
+    from brandcare.store import migrate
+
+    settings = _settings()
+    updates: dict[str, object] = {}
+    if host:
+        updates["web_host"] = host
+    if port:
+        updates["web_port"] = port
+    settings = settings.model_copy(update=updates)
+    current, head = migrate.current(settings.database_url), migrate.head()
+    if current != head:
+        raise _fail(
+            f"the database is at revision {current or 'none'}, the code needs {head}: "
+            "run `brandcare migrate` first"
+        )
+    typer.echo(f"web inbox on http://{settings.web_host}:{settings.web_port}/", err=True)
+    _serve(settings)
+
+
+def _password(prompt_for: str) -> str:
+    """From BRANDCARE_NEW_PASSWORD (scripts), else stdin when piped, else a hidden prompt."""
+    import os
+
+    env = os.environ.get("BRANDCARE_NEW_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    value: str = typer.prompt(
+        f"password for {prompt_for}", hide_input=True, confirmation_prompt=True
+    )
+    return value
+
+
+def _users_tx() -> AbstractContextManager[Session]:
+    from brandcare.store import make_engine, migrate, session_factory, transaction
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    return transaction(session_factory(make_engine(settings.database_url)))
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="agent, marketing or admin")] = "agent",
+) -> None:
+    """Create an account (the password is read from a prompt, stdin or
+    BRANDCARE_NEW_PASSWORD; it never appears in the shell history)."""
+    from brandcare.users import UserError, add_user
+
+    password = _password(username)
+    try:
+        with _users_tx() as s:
+            user = add_user(s, username, password, role)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"user {user.username} ({user.role}) created")
+
+
+@users_app.command("token")
+def users_token(username: Annotated[str, typer.Argument(help="login name")]) -> None:
+    """Issue a new API token for the user (the old one stops working); printed once."""
+    from brandcare.users import UserError, issue_token
+
+    try:
+        with _users_tx() as s:
+            token = issue_token(s, username)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(token)
+
+
+@users_app.command("disable")
+def users_disable(
+    username: Annotated[str, typer.Argument(help="login name")],
+    enable: Annotated[bool, typer.Option(help="re-enable instead")] = False,
+) -> None:
+    """Disable an account: its sessions and API token stop working at once."""
+    from brandcare.users import UserError, set_disabled
+
+    try:
+        with _users_tx() as s:
+            set_disabled(s, username, not enable)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Accounts and their roles."""
+    from brandcare.users import list_users
+
+    with _users_tx() as s:
+        for u in list_users(s):
+            state = "disabled" if u.disabled else "active"
+            token = "token" if u.api_token_hash else "-"
+            typer.echo(f"{u.username:<24} {u.role:<10} {state:<9} {token}")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[Path | None, typer.Option(help="JSON Lines file (default: stdout)")] = None,
+) -> None:
+    """Agents' label corrections as JSON Lines (the latest per mention and label)."""
+    from brandcare.feedback import export
+    from brandcare.store import make_engine, session_factory, transaction
+
+    settings = _settings()
+    n = 0
+    with transaction(session_factory(make_engine(settings.database_url))) as s:
+        lines = [json.dumps(record, ensure_ascii=False) for record in export(s)]
+    target = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        for line in lines:
+            target.write(line + "\n")
+            n += 1
+    finally:
+        if out:
+            target.close()
+    typer.echo(f"{n} corrections exported", err=True)
 
 
 @app.command()

@@ -64,3 +64,15 @@ class Settings(BaseSettings):
 
     #: Scoring messages carry at most this many mention ids (one batched forward pass).
     score_message_size: int = Field(default=64, ge=1, le=1024)
+
+    # The web inbox (`brandcare serve`).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    #: Sessions end this long after login, or after this long without a request.
+    web_session_hours: float = Field(default=12, gt=0)
+    web_idle_minutes: float = Field(default=60, gt=0)
+    #: Send the session cookie over HTTPS only. Browsers treat http://localhost and
+    #: 127.0.0.1 as secure, so this stays on for local use; the demo turns it off.
+    web_secure_cookies: bool = True
+    #: An agent who opens a draft holds it this long, so two agents never answer one mention.
+    claim_minutes: float = Field(default=10, gt=0)

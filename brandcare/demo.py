@@ -172,3 +172,22 @@ def print_report(report: DemoReport, settings: Settings, console: Console) -> No
         "next: `brandcare queue` lists pending drafts; `brandcare approve ID` sends one.",
         markup=False,
     )
+
+
+DEMO_LOGIN = "demo"
+
+
+def demo_login(settings: Settings) -> tuple[str, str]:
+    """A demo agent for the web inbox, with a fresh random password each run."""
+    import secrets
+
+    from sqlalchemy import delete
+
+    from brandcare.store.models import UserRow
+    from brandcare.users import add_user
+
+    password = secrets.token_urlsafe(9)
+    with transaction(runtime.pipeline().sessions) as s:
+        s.execute(delete(UserRow).where(UserRow.username == DEMO_LOGIN))
+        add_user(s, DEMO_LOGIN, password, "admin")
+    return DEMO_LOGIN, password

@@ -2,19 +2,33 @@
 
 The state machine (``responders.approval``) says what is allowed; the store's
 compare-and-set makes it stick once, so a double click or two agents approve once.
+Two more rules live here because they need the store: a draft another agent holds
+(``store.inbox.claim``) cannot be acted on by anyone else until the claim expires,
+and a brand's four-eyes rule keeps a risky draft pending until a second agent, neither
+its editor nor its first approver, approves it.
+
+The functions take a session factory and only change the database; sending the
+approved reply is the caller's move (``send_approved`` here for the CLI, the web
+app's dispatcher for the browser), so an HTTP request never waits on a platform.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare import runtime
 from brandcare.config import Settings
-from brandcare.store import queries, transaction
-from brandcare.store.models import DraftRow, MentionRow
-from responders.approval import DraftAction, InvalidTransition, transition
+from brandcare.store import inbox, queries, transaction
+from brandcare.store.models import BrandRow, DraftRow, MentionRow, ScoreRow, utcnow
+from responders.approval import (
+    DraftAction,
+    InvalidTransition,
+    second_approval_reason,
+    transition,
+)
 from responders.drafting import PLATFORM_LIMITS, reply_length
 from responders.sender import SendOutcome
 
@@ -23,11 +37,13 @@ class ReviewError(ValueError):
     """The review action cannot be done; the message says why and what to do instead."""
 
 
-def _pipeline(settings: Settings):  # type: ignore[no-untyped-def]
-    try:
-        return runtime.pipeline()
-    except runtime.NotConfiguredError:
-        return runtime.configure(settings)
+@dataclass(frozen=True)
+class Approval:
+    """What an approve did: approved (the send may go), or waiting for a second agent."""
+
+    draft_id: int
+    approved: bool
+    message: str
 
 
 def _checked(
@@ -37,6 +53,12 @@ def _checked(
     draft = s.get(DraftRow, draft_id)
     if draft is None:
         raise ReviewError(f"no draft {draft_id}")
+    held = inbox.held_by_other(draft, actor)
+    if held is not None:
+        raise ReviewError(
+            f"draft {draft_id} is held by {held.holder} until "
+            f"{held.until:%H:%M} UTC; pick another draft or wait"
+        )
     try:
         transition(draft.state, action, actor=actor, reason=reason)
     except InvalidTransition as exc:
@@ -52,50 +74,116 @@ def _commit(
         raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
 
 
-def approve_draft(settings: Settings, draft_id: int, *, text: str | None, actor: str) -> str:
-    """Approve (with an optional edit) and send; returns what happened, in words."""
-    pipeline = _pipeline(settings)
-    with transaction(pipeline.sessions) as s:
+def _checked_text(text: str, platform: str, draft_id: int) -> str:
+    final = text.strip()
+    if not final:
+        raise ReviewError(f"draft {draft_id} has no text: write the reply before approving")
+    limit = PLATFORM_LIMITS.get(platform, 280)
+    length = reply_length(final, platform)
+    if length > limit:
+        raise ReviewError(
+            f"the reply is {length} characters as {platform} counts them; "
+            f"the limit is {limit}: shorten it by {length - limit}"
+        )
+    return final
+
+
+def _second_approval(s: Session, mention: MentionRow) -> str | None:
+    brand = s.get(BrandRow, mention.brand_id)
+    if brand is None:
+        return None
+    level = s.scalars(
+        select(ScoreRow.urgency_level)
+        .where(ScoreRow.mention_id == mention.id)
+        .order_by(ScoreRow.id.desc())
+        .limit(1)
+    ).first()
+    return second_approval_reason(
+        urgency_level=level,
+        followers=mention.author_followers,
+        rule_urgency=brand.second_approval_urgency,
+        rule_min_followers=brand.second_approval_min_followers,
+    )
+
+
+def approve(
+    sessions: sessionmaker[Session], draft_id: int, *, text: str | None, actor: str
+) -> Approval:
+    """Approve a pending draft, with an optional edit, under the brand's four-eyes rule."""
+    with transaction(sessions) as s:
         draft = _checked(s, draft_id, DraftAction.APPROVE, actor)
         mention = s.get(MentionRow, draft.mention_id)
         assert mention is not None
-        final = draft.text if text is None else text.strip()
-        if not final:
-            raise ReviewError(f"draft {draft_id} has no text: approve it with --text '...'")
-        limit = PLATFORM_LIMITS.get(mention.platform, 280)
-        length = reply_length(final, mention.platform)
-        if length > limit:
-            raise ReviewError(
-                f"the reply is {length} characters as {mention.platform} counts them; "
-                f"the limit is {limit}: shorten it"
+        final = _checked_text(draft.text if text is None else text, mention.platform, draft_id)
+        edited = final != draft.text
+        now = utcnow()
+        edit_fields: dict[str, object] = {"text": final, "edited_by": actor} if edited else {}
+        why = _second_approval(s, mention)
+        if why is not None and (draft.first_approved_by is None or edited):
+            _commit(
+                s,
+                draft_id,
+                draft.state,
+                "pending",
+                actor,
+                first_approved_by=actor,
+                first_approved_at=now,
+                **edit_fields,
             )
-        fields = {"approved_by": actor, "approved_at": dt.datetime.now(dt.UTC)}
-        if final != draft.text:
-            fields |= {"text": final, "edited_by": actor}
-        _commit(s, draft_id, draft.state, "approved", actor, **fields)
-    if settings.broker_url:
-        from brandcare import tasks
+            queries.add_event(
+                s,
+                actor,
+                "draft.first_approval",
+                mention_id=mention.id,
+                draft_id=draft_id,
+                detail={"why_two": why},
+            )
+            return Approval(
+                draft_id,
+                False,
+                f"draft {draft_id}: first approval by {actor}; {why} needs a second "
+                "approver (not the editor)",
+            )
+        if why is not None and actor in (draft.first_approved_by, draft.edited_by):
+            raise ReviewError(
+                f"draft {draft_id} needs a second approver ({why}); you approved or edited "
+                "it already, so another agent must approve it"
+            )
+        _commit(
+            s, draft_id, draft.state, "approved", actor,
+            approved_by=actor, approved_at=now, **edit_fields,
+        )  # fmt: skip
+        inbox.release(s, draft_id, actor)
+    return Approval(draft_id, True, f"draft {draft_id} approved by {actor}")
 
-        tasks.send_draft.send(draft_id)
-        return f"draft {draft_id} approved by {actor}; queued for sending"
-    outcome: SendOutcome | None = pipeline.send(draft_id)
-    if outcome is None:
-        return f"draft {draft_id} approved by {actor}; another worker is sending it"
-    where = f" ({outcome.posted.url})" if outcome.posted else ""
-    reason = f": {outcome.reason}" if outcome.reason else ""
-    return f"draft {draft_id} approved by {actor}; send {outcome.status.value}{where}{reason}"
+
+def edit(sessions: sessionmaker[Session], draft_id: int, *, text: str, actor: str) -> None:
+    """Change a draft's words; an approved draft goes back to pending (approval covers
+    the words approved), and a first approval no longer counts."""
+    with transaction(sessions) as s:
+        draft = _checked(s, draft_id, DraftAction.EDIT, actor)
+        mention = s.get(MentionRow, draft.mention_id)
+        assert mention is not None
+        final = _checked_text(text, mention.platform, draft_id)
+        if final == draft.text:
+            return
+        _commit(
+            s, draft_id, draft.state, "pending", actor,
+            text=final, edited_by=actor, first_approved_by=None, first_approved_at=None,
+        )  # fmt: skip
 
 
-def reject_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
+def reject(sessions: sessionmaker[Session], draft_id: int, *, reason: str, actor: str) -> None:
     """Reject a pending (or approved, not yet sending) draft with a reason."""
-    with transaction(_pipeline(settings).sessions) as s:
+    with transaction(sessions) as s:
         draft = _checked(s, draft_id, DraftAction.REJECT, actor, reason)
-        _commit(s, draft_id, draft.state, "rejected", actor, reject_reason=reason)
+        _commit(s, draft_id, draft.state, "rejected", actor, reject_reason=reason.strip())
+        inbox.release(s, draft_id, actor)
 
 
-def unskip_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
+def unskip(sessions: sessionmaker[Session], draft_id: int, *, reason: str, actor: str) -> None:
     """Put a mention judged trolling back in the queue: the model can be wrong."""
-    with transaction(_pipeline(settings).sessions) as s:
+    with transaction(sessions) as s:
         draft = _checked(s, draft_id, DraftAction.UNSKIP, actor, reason)
         _commit(s, draft_id, draft.state, "pending", actor)
         queries.add_event(
@@ -104,6 +192,51 @@ def unskip_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) 
             "draft.unskip_reason",
             mention_id=draft.mention_id,
             draft_id=draft_id,
-            detail={"reason": reason},
+            detail={"reason": reason.strip()},
         )
         queries.set_mention_state(s, [draft.mention_id], "drafted", from_states=["skipped"])
+
+
+# --- the command line's entry points: settings in, words out --------------------------
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    try:
+        return runtime.pipeline().sessions
+    except runtime.NotConfiguredError:
+        return runtime.configure(settings).sessions
+
+
+def send_approved(settings: Settings, draft_id: int) -> str:
+    """Send an approved draft: through the broker when there is one, else right here."""
+    if settings.broker_url:
+        from brandcare import tasks
+
+        tasks.send_draft.send(draft_id)
+        return "queued for sending"
+    try:
+        pipeline = runtime.pipeline()
+    except runtime.NotConfiguredError:
+        pipeline = runtime.configure(settings)
+    outcome: SendOutcome | None = pipeline.send(draft_id)
+    if outcome is None:
+        return "another worker is sending it"
+    where = f" ({outcome.posted.url})" if outcome.posted else ""
+    reason = f": {outcome.reason}" if outcome.reason else ""
+    return f"send {outcome.status.value}{where}{reason}"
+
+
+def approve_draft(settings: Settings, draft_id: int, *, text: str | None, actor: str) -> str:
+    """Approve (with an optional edit) and send; returns what happened, in words."""
+    result = approve(_sessions(settings), draft_id, text=text, actor=actor)
+    if not result.approved:
+        return result.message
+    return f"{result.message}; {send_approved(settings, draft_id)}"
+
+
+def reject_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
+    reject(_sessions(settings), draft_id, reason=reason, actor=actor)
+
+
+def unskip_draft(settings: Settings, draft_id: int, *, reason: str, actor: str) -> None:
+    unskip(_sessions(settings), draft_id, reason=reason, actor=actor)

@@ -197,3 +197,29 @@ def _parse(kind: type[_E], value: _E | str, what: str, other: str) -> _E:
         raise InvalidTransition(
             f"unknown draft {what} {value!r}; known: {names}", state=state, action=action
         ) from None
+
+
+_LEVEL_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+def second_approval_reason(
+    *,
+    urgency_level: str | None,
+    followers: int | None,
+    rule_urgency: str | None,
+    rule_min_followers: int | None,
+) -> str | None:
+    """Why a draft needs a second approver under the brand's four-eyes rule, or None.
+
+    Risky replies are the urgent ones and those many people will read; a brand sets
+    the level and the reach at which one agent's judgement is not enough.
+    """
+    level, threshold = (
+        _LEVEL_ORDER.get(urgency_level or "", -1),
+        _LEVEL_ORDER.get(rule_urgency or "", 99),
+    )
+    if level >= threshold:
+        return f"urgency {urgency_level}"
+    if rule_min_followers is not None and (followers or 0) >= rule_min_followers:
+        return f"author reach {followers or 0:,} ≥ {rule_min_followers:,}"
+    return None

@@ -46,6 +46,8 @@ USER_ROLES: Final = ("agent", "marketing", "admin")
 QUERY_KINDS: Final = ("search", "mentions", "subreddit", "inbox", "replay")
 SENTIMENTS: Final = ("negative", "neutral", "positive")
 URGENCY_LEVELS: Final = ("low", "medium", "high")
+#: Labels an agent can correct in one click (issue #4), exported for retraining.
+CORRECTABLE_FIELDS: Final = ("sentiment", "urgency_level", "troll")
 
 
 class NaiveDatetimeError(ValueError):
@@ -120,6 +122,10 @@ class BrandRow(Base):
     voice: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The response-time target the queue and digests measure against.
     sla_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    #: Four-eyes rule for risky drafts: a second agent (neither the editor nor the first
+    #: approver) must approve when urgency reaches this level or the author this reach.
+    second_approval_urgency: Mapped[str | None] = mapped_column(String(16))
+    second_approval_min_followers: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -320,6 +326,12 @@ class DraftRow(Base):
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     edited_by: Mapped[str | None] = mapped_column(String(100))
+    #: The first of two approvals, where the brand's four-eyes rule asks for two.
+    first_approved_by: Mapped[str | None] = mapped_column(String(100))
+    first_approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The agent working on it, so two agents never answer the same mention; expires.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -404,3 +416,39 @@ class UserRow(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: server-side, so logging out or disabling a user ends it now.
+
+    The cookie holds a random token; only its SHA-256 is stored, so a copy of the
+    database does not let anyone sign in.
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CorrectionRow(Base):
+    """An agent's fix of a label the model gave a mention: training data for the next model."""
+
+    __tablename__ = "correction"
+    __table_args__ = (CheckConstraint(_check_in("field", CORRECTABLE_FIELDS), name="field"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mention.id", ondelete="CASCADE"), index=True
+    )
+    field: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(16))
+    #: What the model said, and which model said it.
+    previous: Mapped[str | None] = mapped_column(String(16))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

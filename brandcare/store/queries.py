@@ -615,6 +615,8 @@ TRANSITION_FIELDS = frozenset(
         "approved_by",
         "approved_at",
         "edited_by",
+        "first_approved_by",
+        "first_approved_at",
     }
 )
 

@@ -1,0 +1,94 @@
+"""The social care inbox: server-rendered pages (Jinja2 + HTMX) and a JSON API.
+
+``create_app`` wires settings, the database and a send dispatcher into a FastAPI app;
+``brandcare serve`` runs it with uvicorn. The web layer only reads through
+``store.inbox`` and changes drafts through ``brandcare.review``, like the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from brandcare import runtime
+from brandcare.config import Settings
+from brandcare.web import api, pages
+from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+#: Hands an approved draft to the sender; must not block the request on the platform.
+SendDispatch = Callable[[int], None]
+
+
+def background_sender(settings: Settings) -> SendDispatch:
+    """Through the broker when there is one, else one background thread in this process."""
+    if settings.broker_url:
+        from brandcare import tasks
+
+        def enqueue(draft_id: int) -> None:
+            tasks.send_draft.send(draft_id)
+
+        return enqueue
+    pool = ThreadPoolExecutor(1, thread_name_prefix="brandcare-send")
+
+    def send_here(draft_id: int) -> None:
+        def run() -> None:
+            try:
+                runtime.pipeline().send(draft_id)
+            except Exception:  # the sweep retries; the agent sees the state in the page
+                log.exception("sending draft %d failed; the scheduler's sweep will retry", draft_id)
+
+        pool.submit(run)
+
+    return send_here
+
+
+def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastAPI:
+    """The web app over the configured pipeline's database."""
+    try:
+        pipeline = runtime.pipeline()
+    except runtime.NotConfiguredError:
+        pipeline = runtime.configure(settings)
+    app = FastAPI(
+        title="brandcare",
+        summary="Social care inbox: review, edit and approve drafted replies.",
+        version="0.1",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.sessions = pipeline.sessions
+    app.state.send = send or background_sender(settings)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("hx-request"):
+            # HTMX follows redirects inside the fragment; ask for a full page load instead.
+            return Response(status_code=401, headers={"HX-Redirect": login_url(exc.next_url)})
+        return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    return app

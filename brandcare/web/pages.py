@@ -1,0 +1,491 @@
+"""The inbox's pages: login, the lanes of drafts, one draft with its context, admin.
+
+Every page is rendered on the server with Jinja2's autoescaping on: mention text,
+author names and URLs are untrusted and are only ever inserted as escaped text (links
+only when they are plain http(s)). Forms post back here with the session's CSRF token;
+HTMX only refreshes fragments (the queue, the character count).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from brandcare import feedback, review, users
+from brandcare.config import Settings
+from brandcare.store import inbox
+from brandcare.store.models import (
+    SENTIMENTS,
+    URGENCY_LEVELS,
+    USER_ROLES,
+    BrandRow,
+    MentionRow,
+    QueryRow,
+    utcnow,
+)
+from brandcare.web import views
+from brandcare.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Admin,
+    Browser,
+    Posting,
+    ReadAdmin,
+    Reviewer,
+    check_csrf,
+    login_redirect_target,
+    set_session_cookie,
+    tx,
+)
+from responders.drafting import PLATFORM_LIMITS, reply_length
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters.update(
+    ago=views.ago, safe_url=views.safe_url, compact=views.compact, duration=views.duration
+)
+templates.env.globals.update(
+    sla_status=views.sla_status,
+    platform_limit=lambda p: PLATFORM_LIMITS.get(p, 280),
+    reply_length=reply_length,
+    correctable=feedback.ALLOWED_VALUES,
+)
+
+#: Messages a redirect may ask the next page to show, by code: never free text from
+#: the URL, which would let a link put words in the app's mouth.
+NOTICES = {
+    "approved": "Approved: the reply is on its way.",
+    "first_approval": "First approval recorded: a second agent must approve this draft.",
+    "rejected": "Rejected: nothing will be sent.",
+    "unskipped": "Back in the queue as a pending draft.",
+    "saved": "Draft saved.",
+    "corrected": "Label corrected: thank you, this trains the next model.",
+    "released": "Released: another agent can take it.",
+    "user_added": "User added.",
+    "saved_settings": "Settings saved.",
+    "token": "API token issued.",
+}
+
+
+def _settings(request: Request) -> Settings:
+    found: Settings = request.app.state.settings
+    return found
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    context.setdefault("notice", NOTICES.get(request.query_params.get("done", "")))
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status_code, "message": message, "ws": None},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+def _filters(
+    lane: str, brand: str, platform: str, sentiment: str, urgency: str, q: str, s: Session
+) -> tuple[inbox.InboxFilter, dict[str, str]]:
+    """The inbox filter from query parameters; unknown values are dropped, not trusted."""
+    brand_id = None
+    if brand:
+        brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
+    f = inbox.InboxFilter(
+        lane=lane if lane in inbox.LANES else "pending",
+        brand_id=brand_id,
+        platform=platform or None,
+        sentiment=sentiment if sentiment in SENTIMENTS else None,
+        urgency_level=urgency if urgency in URGENCY_LEVELS else None,
+        text=q[:200] or None,
+    )
+    params = {
+        "lane": f.lane,
+        "brand": brand if brand_id else "",
+        "platform": platform,
+        "sentiment": f.sentiment or "",
+        "urgency": f.urgency_level or "",
+        "q": q[:200],
+    }
+    return f, params
+
+
+# --- signing in ------------------------------------------------------------------------
+
+
+def _login_form(request: Request, next_url: str, error: str | None, status: int) -> HTMLResponse:
+    """The login page with a fresh double-submit token (cookie + hidden field)."""
+    token = secrets.token_urlsafe(24)
+    ctx = {"next": next_url, "csrf": token, "error": error, "ws": None}
+    response = render(request, "login.html", ctx, status_code=status)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+        secure=_settings(request).web_secure_cookies,
+    )  # fmt: skip
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/inbox") -> HTMLResponse:
+    return _login_form(request, next, None, 200)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/inbox",
+) -> Response:
+    """Password login; the login form is CSRF-protected too (double-submit cookie)."""
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        raise HTTPException(403, "the login form expired; reload the page and sign in again")
+    conf = _settings(request)
+    with tx(request) as s:
+        user = users.authenticate(s, username, password)
+        if user is None:
+            return _login_form(request, next, "Wrong username or password.", 401)
+        cookie, _ = users.start_session(s, user, dt.timedelta(hours=conf.web_session_hours))
+    response = RedirectResponse(login_redirect_target(next), status_code=303)
+    set_session_cookie(response, cookie, conf)
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, ws: Browser) -> Response:
+    await check_csrf(request, ws)
+    with tx(request) as s:
+        users.end_session(s, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- the inbox ---------------------------------------------------------------------------
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+def _inbox_context(
+    s: Session, ws: users.WebSession, lane: str, brand: str, platform: str,
+    sentiment: str, urgency: str, q: str,
+) -> dict[str, Any]:  # fmt: skip
+    f, params = _filters(lane, brand, platform, sentiment, urgency, q, s)
+    return {
+        "ws": ws,
+        "items": inbox.lane_items(s, f),
+        "counts": inbox.lane_counts(s, f),
+        "lanes": list(inbox.LANES),
+        "params": params,
+        "query": urlencode({k: v for k, v in params.items() if v and k != "lane"}),
+        "brands": inbox.brands(s),
+        "platforms": sorted(set(s.scalars(select(QueryRow.platform).distinct()))),
+        "sentiments": SENTIMENTS,
+        "urgencies": URGENCY_LEVELS,
+        "now": utcnow(),
+    }
+
+
+@router.get("/inbox")
+def inbox_page(
+    request: Request, ws: Browser,
+    lane: str = "pending", brand: str = "", platform: str = "",
+    sentiment: str = "", urgency: str = "", q: str = "",
+) -> HTMLResponse:  # fmt: skip
+    with tx(request) as s:
+        ctx = _inbox_context(s, ws, lane, brand, platform, sentiment, urgency, q)
+        return render(request, "inbox.html", ctx)
+
+
+@router.get("/inbox/rows")
+def inbox_rows(
+    request: Request, ws: Browser,
+    lane: str = "pending", brand: str = "", platform: str = "",
+    sentiment: str = "", urgency: str = "", q: str = "",
+) -> HTMLResponse:  # fmt: skip
+    """The lanes and the table alone: HTMX polls this so new drafts appear without a reload."""
+    with tx(request) as s:
+        ctx = _inbox_context(s, ws, lane, brand, platform, sentiment, urgency, q)
+        return render(request, "_queue.html", ctx)
+
+
+def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str, Any]:
+    found = inbox.item(s, draft_id)
+    if found is None:
+        raise HTTPException(404, f"no draft {draft_id}")
+    m = found.mention
+    return {
+        "ws": ws,
+        "it": found,
+        "thread": inbox.thread(s, m),
+        "replied": inbox.replies_in_thread(s, found.draft, m),
+        "audit": inbox.audit_log(s, m.id, found.draft.id),
+        "corrections": inbox.corrections(s, m.id),
+        "held": inbox.held_by_other(found.draft, ws.user.username),
+        "limit": PLATFORM_LIMITS.get(m.platform, 280),
+        "length": reply_length(found.draft.text, m.platform),
+        "now": utcnow(),
+        "error": None,
+        "text": found.draft.text,
+        "next_id": _next_pending(s, draft_id),
+    }
+
+
+def _next_pending(s: Session, after: int) -> int | None:
+    for it in inbox.lane_items(s, inbox.InboxFilter(limit=20)):
+        if it.draft.id != after and not inbox.held_by_other(it.draft, ""):
+            return it.draft.id
+    return None
+
+
+@router.get("/drafts/{draft_id}")
+def draft_page(request: Request, draft_id: int, ws: Browser) -> HTMLResponse:
+    """One draft with everything an agent needs; opening it claims it for a while."""
+    with tx(request) as s:
+        if ws.user.can_review:
+            found = inbox.item(s, draft_id)
+            if found is not None and found.draft.state in ("pending", "skipped"):
+                ttl = dt.timedelta(minutes=_settings(request).claim_minutes)
+                inbox.claim(s, draft_id, ws.user.username, ttl)
+        return render(request, "draft.html", _draft_context(s, ws, draft_id))
+
+
+@router.post("/drafts/{draft_id}/count")
+def count(
+    request: Request, draft_id: int, ws: Posting, text: Annotated[str, Form()] = ""
+) -> HTMLResponse:
+    """The live character count, as the platform counts (links, wide characters)."""
+    with tx(request) as s:
+        found = inbox.item(s, draft_id)
+        if found is None:
+            raise HTTPException(404, f"no draft {draft_id}")
+        platform = found.mention.platform
+        ctx = {
+            "length": reply_length(text.strip(), platform),
+            "limit": PLATFORM_LIMITS.get(platform, 280),
+        }
+        return render(request, "_count.html", ctx)
+
+
+def _after_action(request: Request, draft_id: int, done: str) -> Response:
+    with tx(request) as s:
+        nxt = _next_pending(s, draft_id)
+    target = f"/drafts/{nxt}" if nxt else "/inbox"
+    return RedirectResponse(f"{target}?done={done}", status_code=303)
+
+
+def _refused(request: Request, ws: users.WebSession, draft_id: int,
+             exc: Exception, text: str | None = None) -> HTMLResponse:  # fmt: skip
+    with tx(request) as s:
+        ctx = _draft_context(s, ws, draft_id)
+        ctx["error"] = str(exc)
+        if text is not None:
+            ctx["text"] = text
+            ctx["length"] = reply_length(text.strip(), ctx["it"].mention.platform)
+        return render(request, "draft.html", ctx, status_code=409)
+
+
+# The review actions commit in their own transaction (``brandcare.review``), never
+# inside one of ours: on SQLite the two would wait on each other's write lock.
+
+
+@router.post("/drafts/{draft_id}/approve")
+def approve(
+    request: Request, draft_id: int, ws: Reviewer, text: Annotated[str, Form()] = ""
+) -> Response:
+    sessions = request.app.state.sessions
+    try:
+        result = review.approve(sessions, draft_id, text=text or None, actor=ws.user.username)
+    except review.ReviewError as exc:
+        return _refused(request, ws, draft_id, exc, text or None)
+    if result.approved:
+        request.app.state.send(draft_id)
+        return _after_action(request, draft_id, "approved")
+    return RedirectResponse(f"/drafts/{draft_id}?done=first_approval", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/save")
+def save(
+    request: Request, draft_id: int, ws: Reviewer, text: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        review.edit(request.app.state.sessions, draft_id, text=text, actor=ws.user.username)
+    except review.ReviewError as exc:
+        return _refused(request, ws, draft_id, exc, text)
+    return RedirectResponse(f"/drafts/{draft_id}?done=saved", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/reject")
+def reject(
+    request: Request, draft_id: int, ws: Reviewer, reason: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        review.reject(request.app.state.sessions, draft_id, reason=reason, actor=ws.user.username)
+    except review.ReviewError as exc:
+        return _refused(request, ws, draft_id, exc)
+    return _after_action(request, draft_id, "rejected")
+
+
+@router.post("/drafts/{draft_id}/unskip")
+def unskip(
+    request: Request, draft_id: int, ws: Reviewer, reason: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        review.unskip(request.app.state.sessions, draft_id, reason=reason, actor=ws.user.username)
+    except review.ReviewError as exc:
+        return _refused(request, ws, draft_id, exc)
+    return RedirectResponse(f"/drafts/{draft_id}?done=unskipped", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/release")
+def release(request: Request, draft_id: int, ws: Reviewer) -> Response:
+    with tx(request) as s:
+        inbox.release(s, draft_id, ws.user.username)
+        return RedirectResponse("/inbox?done=released", status_code=303)
+
+
+@router.post("/mentions/{mention_id}/correct")
+def correct(
+    request: Request,
+    mention_id: int,
+    ws: Reviewer,
+    field: Annotated[str, Form()],
+    value: Annotated[str, Form()],
+    draft_id: Annotated[int, Form()],
+) -> Response:
+    with tx(request) as s:
+        try:
+            feedback.correct(s, mention_id, field, value, ws.user.username)
+        except feedback.CorrectionError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return RedirectResponse(f"/drafts/{draft_id}?done=corrected#labels", status_code=303)
+
+
+# --- administration ------------------------------------------------------------------------
+
+
+@router.get("/admin")
+def admin_page(request: Request, ws: ReadAdmin) -> HTMLResponse:
+    with tx(request) as s:
+        ctx = {
+            "ws": ws,
+            "users": users.list_users(s),
+            "roles": USER_ROLES,
+            "brands": inbox.brands(s),
+            "queries": list(s.scalars(select(QueryRow).order_by(QueryRow.brand_id, QueryRow.id))),
+            "urgencies": URGENCY_LEVELS,
+            "token": None,
+        }
+        return render(request, "admin.html", ctx)
+
+
+@router.post("/admin/users")
+def add_user(
+    request: Request,
+    ws: Admin,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    role: Annotated[str, Form()],
+) -> Response:
+    with tx(request) as s:
+        try:
+            users.add_user(s, username, password, role)
+        except users.UserError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return RedirectResponse("/admin?done=user_added", status_code=303)
+
+
+@router.post("/admin/users/{username}/disable")
+def disable_user(
+    request: Request, username: str, ws: Admin, disabled: Annotated[bool, Form()] = True
+) -> Response:
+    with tx(request) as s:
+        if username == ws.user.username:
+            raise HTTPException(422, "you cannot disable your own account")
+        try:
+            users.set_disabled(s, username, disabled)
+        except users.UserError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return RedirectResponse("/admin?done=saved_settings", status_code=303)
+
+
+@router.post("/admin/brands/{brand_id}")
+def save_brand(
+    request: Request,
+    brand_id: int,
+    ws: Admin,
+    sla_minutes: Annotated[int, Form(ge=1, le=10080)],
+    greeting: Annotated[str, Form()] = "",
+    sign_off: Annotated[str, Form()] = "",
+    dm_invitation: Annotated[str, Form()] = "",
+    support_link: Annotated[str, Form()] = "",
+    second_approval_urgency: Annotated[str, Form()] = "",
+    second_approval_min_followers: Annotated[str, Form()] = "",
+) -> Response:
+    with tx(request) as s:
+        brand = s.get(BrandRow, brand_id)
+        if brand is None:
+            raise HTTPException(404, f"no brand {brand_id}")
+        if support_link and views.safe_url(support_link) is None:
+            raise HTTPException(422, "the support link must be an http(s) URL")
+        followers = second_approval_min_followers.strip()
+        if followers and not followers.isdigit():
+            raise HTTPException(422, "the reach threshold is a whole number of followers")
+        brand.sla_minutes = sla_minutes
+        brand.voice = {
+            **brand.voice,
+            "greeting": greeting.strip(),
+            "sign_off": sign_off.strip(),
+            "dm_invitation": dm_invitation.strip(),
+            "support_link": support_link.strip(),
+        }
+        brand.second_approval_urgency = (
+            second_approval_urgency if second_approval_urgency in URGENCY_LEVELS else None
+        )
+        brand.second_approval_min_followers = int(followers) if followers else None
+        return RedirectResponse("/admin?done=saved_settings#brands", status_code=303)
+
+
+@router.post("/admin/queries/{query_id}")
+def toggle_query(
+    request: Request, query_id: int, ws: Admin, enabled: Annotated[bool, Form()] = False
+) -> Response:
+    with tx(request) as s:
+        q = s.get(QueryRow, query_id)
+        if q is None:
+            raise HTTPException(404, f"no query {query_id}")
+        q.enabled = enabled
+        if enabled:
+            q.paused_reason = None
+        return RedirectResponse("/admin?done=saved_settings#queries", status_code=303)
+
+
+@router.get("/mentions/{mention_id}")
+def mention_page(request: Request, mention_id: int, ws: Browser) -> Response:
+    """A mention's page is its draft's page (every stored mention that needs a reply has one)."""
+    with tx(request) as s:
+        from brandcare.store.models import DraftRow
+
+        draft_id = s.scalars(select(DraftRow.id).where(DraftRow.mention_id == mention_id)).first()
+        if draft_id is None:
+            if s.get(MentionRow, mention_id) is None:
+                raise HTTPException(404, f"no mention {mention_id}")
+            raise HTTPException(404, f"mention {mention_id} has no draft (it needed no reply)")
+        return RedirectResponse(f"/drafts/{draft_id}", status_code=303)

@@ -1,0 +1,216 @@
+"""Who is asking, and may they: sessions, API tokens, roles, CSRF, response headers.
+
+Pages use a server-side session (cookie ``bc_session``: HttpOnly, SameSite=Lax,
+Secure by default) and every form carries the session's CSRF token, checked on every
+POST. The JSON API takes ``Authorization: Bearer <token>`` only, never the cookie, so
+a cross-site request cannot ride an agent's login.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from brandcare import users
+from brandcare.config import Settings
+from brandcare.store import transaction
+
+SESSION_COOKIE = "bc_session"
+LOGIN_CSRF_COOKIE = "bc_login_csrf"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in user; the handler redirects to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class SecurityHeaders:
+    """Adds CSP and friends to every response (pure ASGI, so streaming is unaffected)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present:
+                        headers.append((name.encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def settings(request: Request) -> Settings:
+    found: Settings = request.app.state.settings
+    return found
+
+
+def sessions(request: Request) -> sessionmaker[Session]:
+    found: sessionmaker[Session] = request.app.state.sessions
+    return found
+
+
+def tx(request: Request) -> AbstractContextManager[Session]:
+    """One short transaction, committed when the block ends.
+
+    Handlers open their own instead of sharing one per request: on SQLite every
+    transaction holds the write lock (``BEGIN IMMEDIATE``), so a request-long one would
+    block the review actions, which commit in theirs; and a redirect must only go out
+    once what it reports is committed.
+    """
+    return transaction(sessions(request))
+
+
+def web_session(request: Request) -> users.WebSession:
+    """The signed-in browser, or a redirect to the login page."""
+    token = request.cookies.get(SESSION_COOKIE)
+    conf = settings(request)
+    found = None
+    if token:
+        with tx(request) as s:
+            found = users.find_session(s, token, dt.timedelta(minutes=conf.web_idle_minutes))
+    if found is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return found
+
+
+Browser = Annotated[users.WebSession, Depends(web_session)]
+
+
+def reviewer(ws: Browser) -> users.WebSession:
+    """Agents and admins: the roles that act on drafts."""
+    if not ws.user.can_review:
+        raise HTTPException(403, f"the {ws.user.role} role can read the inbox but not act on it")
+    return ws
+
+
+def admin(ws: Browser) -> users.WebSession:
+    if not ws.user.is_admin:
+        raise HTTPException(403, "only admins manage users, brands and queries")
+    return ws
+
+
+async def csrf_token_of(request: Request) -> str:
+    header = request.headers.get("x-csrf-token")
+    if header:
+        return header
+    form = await request.form()
+    value = form.get("csrf_token")
+    return value if isinstance(value, str) else ""
+
+
+async def check_csrf(request: Request, ws: Browser) -> users.WebSession:
+    """Every state-changing form must carry the session's token (synchroniser pattern)."""
+    sent = await csrf_token_of(request)
+    if not sent or not secrets.compare_digest(sent, ws.csrf_token):
+        raise HTTPException(403, "the form's security token is missing or stale; reload the page")
+    return ws
+
+
+async def check_review_csrf(
+    request: Request, ws: Annotated[users.WebSession, Depends(reviewer)]
+) -> users.WebSession:
+    return await check_csrf(request, ws)
+
+
+async def check_admin_csrf(
+    request: Request, ws: Annotated[users.WebSession, Depends(admin)]
+) -> users.WebSession:
+    return await check_csrf(request, ws)
+
+
+Posting = Annotated[users.WebSession, Depends(check_csrf)]
+Reviewer = Annotated[users.WebSession, Depends(check_review_csrf)]
+Admin = Annotated[users.WebSession, Depends(check_admin_csrf)]
+ReadAdmin = Annotated[users.WebSession, Depends(admin)]
+ReadReviewer = Annotated[users.WebSession, Depends(reviewer)]
+
+
+def api_user(request: Request) -> users.User:
+    """The user of a bearer token; 401 otherwise."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    user = None
+    if scheme.lower() == "bearer" and token.strip():
+        with tx(request) as s:
+            user = users.user_for_token(s, token.strip())
+    if user is None:
+        raise HTTPException(
+            401,
+            "send a valid API token: 'Authorization: Bearer <token>' (brandcare users token NAME)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+ApiUser = Annotated[users.User, Depends(api_user)]
+
+
+def api_reviewer(user: ApiUser) -> users.User:
+    if not user.can_review:
+        raise HTTPException(403, f"the {user.role} role can read but not act on drafts")
+    return user
+
+
+ApiReviewer = Annotated[users.User, Depends(api_reviewer)]
+
+
+def set_session_cookie(response: Response, token: str, conf: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(conf.web_session_hours * 3600),
+        httponly=True,
+        secure=conf.web_secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+
+
+def login_redirect_target(next_url: str | None) -> str:
+    """Only local paths: an open redirect after login is a phishing tool."""
+    if not next_url or not next_url.startswith("/") or next_url.startswith("//"):
+        return "/inbox"
+    if "\\" in next_url:
+        return "/inbox"
+    return next_url
+
+
+def login_url(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="")
+
+
+Handler = Callable[[Request], Awaitable[Response]]

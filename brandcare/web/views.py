@@ -1,0 +1,88 @@
+"""How the inbox shows things: times, SLA status, safe links. Pure functions, used as
+Jinja filters and by the JSON API, so both say the same thing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from brandcare.store.models import utcnow
+
+
+def ago(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """ "5m ago", "3h ago", "2d ago": what an agent scans a queue for."""
+    if when is None:
+        return "-"
+    return duration((now or utcnow()) - when) + " ago"
+
+
+def duration(delta: dt.timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        hours, rest = divmod(seconds, 3600)
+        return f"{hours}h{rest // 60:02d}m" if hours < 10 else f"{hours}h"
+    return f"{seconds // 86400}d"
+
+
+@dataclass(frozen=True)
+class SlaStatus:
+    """First response against the brand's target: running while waiting, final once sent."""
+
+    minutes: float
+    target_minutes: int
+    breached: bool
+    final: bool
+
+    @property
+    def css(self) -> str:
+        if self.breached:
+            return "sla-breach"
+        return "sla-warn" if self.minutes >= 0.75 * self.target_minutes else "sla-ok"
+
+    @property
+    def label(self) -> str:
+        took = duration(dt.timedelta(minutes=self.minutes))
+        verb = "answered in" if self.final else "waiting"
+        return f"{verb} {took} / SLA {self.target_minutes}m"
+
+
+def sla_status(
+    posted: dt.datetime,
+    answered: dt.datetime | None,
+    target_minutes: int,
+    now: dt.datetime | None = None,
+) -> SlaStatus:
+    end = answered or now or utcnow()
+    minutes = (end - posted).total_seconds() / 60
+    return SlaStatus(minutes, target_minutes, minutes > target_minutes, answered is not None)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is plain http(s), else None: a mention's link is untrusted, and a
+    ``javascript:`` URL in an href would run in the agent's session."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url.strip()
+
+
+def compact(n: int | None) -> str:
+    """48213 -> "48.2k": reach at a glance."""
+    n = n or 0
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
