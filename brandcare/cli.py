@@ -200,7 +200,9 @@ def demo(
     if not database:
         for suffix in ("", "-wal", "-shm"):
             Path(f"brandcare-demo.db{suffix}").unlink(missing_ok=True)
-    settings = settings.model_copy(update={"database_url": url, "replay_speed": speed})
+    settings = settings.model_copy(
+        update={"database_url": url, "replay_speed": speed, "replay_rebase": True}
+    )
     console = Console()
     report = run_demo(settings, approve=approve, console=Console(stderr=True))
     print_report(report, settings, console)

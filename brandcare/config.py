@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     #: Replay files are read relative to this folder (the demo's sample lives in the package).
     replay_dir: Path | None = None
     replay_speed: float = Field(default=0.0, ge=0)
+    #: Shift replayed timestamps so the newest mention is posted now (the demo does).
+    replay_rebase: bool = False
 
     #: Work stuck this long in an intermediate state is enqueued again by the scheduler.
     stale_after_seconds: float = Field(default=600, gt=0)

@@ -72,5 +72,9 @@ class Sources:
                 "reddit_url": s.reddit_url,
             }
         if platform == "replay":
-            return {"speed": s.replay_speed, "base_dir": s.replay_dir or sample_dir()}
+            return {
+                "speed": s.replay_speed,
+                "base_dir": s.replay_dir or sample_dir(),
+                "rebase": s.replay_rebase,
+            }
         return {}

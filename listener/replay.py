@@ -98,6 +98,9 @@ class _Clock:
 
     anchor_created: dt.datetime | None = None
     anchor_clock: float = 0.0
+    #: Added to every timestamp when rebasing: the newest line lands at "now".
+    shift: dt.timedelta = dt.timedelta(0)
+    rebased: bool = False
 
 
 @dataclass(slots=True)
@@ -124,10 +127,14 @@ class ReplaySource:
         base_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = utcnow,
+        rebase: bool = False,
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
         self.speed = speed
+        #: Shift timestamps so the file's newest mention is posted "now": a demo's
+        #: waiting times and SLA clocks then look like a live day, not an old file.
+        self.rebase = rebase
         self.base_dir = base_dir
         self._clock = clock
         self._now = now
@@ -157,7 +164,22 @@ class ReplaySource:
             )
         with self._lock:
             pacing = self._pacing.setdefault(path, _Clock())
+            if self.rebase and not pacing.rebased:
+                pacing.shift, pacing.rebased = self._shift(lines), True
             return self._release(path, lines, start, pacing, max(limit, 1), query.brand)
+
+    def _shift(self, lines: Sequence[str]) -> dt.timedelta:
+        """How far to move the file's timestamps so its newest one is now."""
+        newest: dt.datetime | None = None
+        for raw in lines:
+            try:
+                created = json.loads(raw).get("created_at") if raw.strip() else None
+                when = dt.datetime.fromisoformat(created) if isinstance(created, str) else None
+            except (ValueError, AttributeError):
+                continue  # the line is reported when it is released
+            if when is not None and when.tzinfo is not None and (newest is None or when > newest):
+                newest = when
+        return self._now() - newest if newest else dt.timedelta(0)
 
     def _release(
         self,
@@ -186,7 +208,7 @@ class ReplaySource:
             if brand and line.brand and line.brand != brand:
                 cursor = ReplayCursor(index + 1, line.id)
                 continue  # another brand's line in a shared file
-            mentions.append(self._mention(line, path))
+            mentions.append(self._mention(line, path, pacing.shift))
             cursor = ReplayCursor(index + 1, line.id)
             if len(mentions) >= limit:
                 break
@@ -208,7 +230,7 @@ class ReplaySource:
         offset = (line.created_at - pacing.anchor_created).total_seconds() / self.speed
         return offset <= self._clock() - pacing.anchor_clock
 
-    def _mention(self, line: ReplayLine, path: Path) -> Mention:
+    def _mention(self, line: ReplayLine, path: Path, shift: dt.timedelta) -> Mention:
         handle = line.author.lstrip("@") or "anonymous"
         return Mention(
             platform=line.platform,
@@ -217,7 +239,7 @@ class ReplaySource:
             author=Author(
                 id=handle, handle=handle, name=line.author_name or handle, followers=line.followers
             ),
-            created_at=line.created_at or self._now(),
+            created_at=line.created_at + shift if line.created_at else self._now(),
             url=line.url or f"replay:{path.name}#{line.id}",
             conversation_id=line.conversation_id,
             raw=line.model_dump(mode="json"),

@@ -28,8 +28,10 @@ from brandcare.store.models import (
     URGENCY_LEVELS,
     USER_ROLES,
     BrandRow,
+    CorrectionRow,
     MentionRow,
     QueryRow,
+    ScoreRow,
     utcnow,
 )
 from brandcare.web import views
@@ -231,13 +233,15 @@ def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str,
     if found is None:
         raise HTTPException(404, f"no draft {draft_id}")
     m = found.mention
+    corrections = inbox.corrections(s, m.id)
     return {
         "ws": ws,
         "it": found,
         "thread": inbox.thread(s, m),
         "replied": inbox.replies_in_thread(s, found.draft, m),
         "audit": inbox.audit_log(s, m.id, found.draft.id),
-        "corrections": inbox.corrections(s, m.id),
+        "corrections": corrections,
+        "labels": _labels(found.score, corrections),
         "held": inbox.held_by_other(found.draft, ws.user.username),
         "limit": PLATFORM_LIMITS.get(m.platform, 280),
         "length": reply_length(found.draft.text, m.platform),
@@ -246,6 +250,20 @@ def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str,
         "text": found.draft.text,
         "next_id": _next_pending(s, draft_id),
     }
+
+
+def _labels(score: ScoreRow | None, corrections: list[CorrectionRow]) -> dict[str, str]:
+    """The labels as they stand: the model's, overridden by agents' latest corrections."""
+    labels: dict[str, str] = {}
+    if score is not None:
+        labels = {
+            "sentiment": score.sentiment,
+            "urgency_level": score.urgency_level,
+            "troll": "true" if score.troll else "false",
+        }
+    for c in corrections:  # oldest first: the latest wins
+        labels[c.field] = c.value
+    return labels
 
 
 def _next_pending(s: Session, after: int) -> int | None:

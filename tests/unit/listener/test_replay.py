@@ -215,3 +215,17 @@ def test_a_shared_file_releases_each_brand_only_its_own_lines(tmp_path: Path) ->
     page = source.poll(nimbus, since=None)
     assert [m.external_id for m in page.mentions] == ["m2", "m4"]
     assert page.cursor == "4:m4"
+
+
+def test_rebase_moves_the_newest_mention_to_now_and_keeps_the_spacing(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.jsonl", [row(1, 0), row(3, 90), row(2, 30)])
+    now = dt.datetime(2027, 1, 5, 12, 0, tzinfo=dt.UTC)
+    page = ReplaySource(speed=0, rebase=True, now=lambda: now).poll(query(path), since=None)
+    created = {m.external_id: m.created_at for m in page.mentions}
+    assert created == {
+        "m1": now - dt.timedelta(minutes=90),
+        "m3": now,
+        "m2": now - dt.timedelta(minutes=60),
+    }
+    plain = ReplaySource(speed=0).poll(query(path), since=None)
+    assert plain.mentions[0].created_at == T0  # without rebase, the file's own times
