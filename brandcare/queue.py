@@ -8,6 +8,7 @@ production brokers, where scale-out is simply more ``dramatiq`` worker processes
 from __future__ import annotations
 
 import logging
+import sys
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -54,8 +55,30 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     return broker
 
 
+_active: dict[str, dramatiq.Broker] = {}
+
+
 def setup_broker(url: str | None) -> dramatiq.Broker:
-    """Create the broker and make it the global one the actors bind to."""
+    """Create the broker and make it the global one the actors bind to.
+
+    Actors bind to the global broker when ``brandcare.tasks`` is imported; if it was
+    imported already (a process that enqueues before it knew the URL), they are moved
+    to the new broker, so a message never goes to a default broker nobody consumes.
+    """
     broker = make_broker(url)
     dramatiq.set_broker(broker)
+    tasks = sys.modules.get("brandcare.tasks")
+    for actor in getattr(tasks, "ACTORS", ()):
+        actor.broker = broker
+        broker.declare_actor(actor)
+    _active.clear()
+    _active[url or ""] = broker
     return broker
+
+
+def use_broker(url: str | None) -> dramatiq.Broker:
+    """The process's broker for ``url``: set up on first use, then reused."""
+    found = _active.get(url or "")
+    if found is not None and dramatiq.get_broker() is found:
+        return found
+    return setup_broker(url)

@@ -210,6 +210,9 @@ def _sessions(settings: Settings) -> sessionmaker[Session]:
 def send_approved(settings: Settings, draft_id: int) -> str:
     """Send an approved draft: through the broker when there is one, else right here."""
     if settings.broker_url:
+        from brandcare.queue import use_broker
+
+        use_broker(settings.broker_url)
         from brandcare import tasks
 
         tasks.send_draft.send(draft_id)

@@ -1,7 +1,7 @@
 """Dramatiq actors: thin wrappers over the pipeline's stages; messages carry ids only.
 
-Import this module only after ``brandcare.queue.setup_broker``: actors bind to the
-global broker when they are declared.
+Import this module after ``brandcare.queue.setup_broker``: actors bind to the global
+broker when they are declared (``setup_broker`` moves them if it runs later).
 """
 
 from __future__ import annotations
@@ -81,3 +81,12 @@ def send_draft(draft_id: int) -> None:
         send_draft.send_with_options(args=(draft_id,), delay=delay_ms)
     elif outcome.status is SendStatus.UNKNOWN:
         raise SendNotSettledError(f"draft {draft_id}: {outcome.reason or 'send not settled'}")
+
+
+#: Every actor, so ``queue.setup_broker`` can move them to a broker chosen later.
+ACTORS: tuple[dramatiq.Actor[..., None], ...] = (
+    poll_query,
+    score_mentions,
+    draft_mentions,
+    send_draft,
+)

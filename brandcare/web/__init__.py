@@ -32,6 +32,9 @@ SendDispatch = Callable[[int], None]
 def background_sender(settings: Settings) -> SendDispatch:
     """Through the broker when there is one, else one background thread in this process."""
     if settings.broker_url:
+        from brandcare.queue import use_broker
+
+        use_broker(settings.broker_url)
         from brandcare import tasks
 
         def enqueue(draft_id: int) -> None:
