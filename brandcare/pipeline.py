@@ -258,20 +258,19 @@ class Pipeline:
     def score(self, mention_ids: Sequence[int]) -> list[int]:
         """Score the mentions not scored yet; return the ones the draft stage must handle."""
         with transaction(self.sessions) as s:
-            rows = queries.mentions_to_score(s, mention_ids)
-            todo = [(r.id, r.text, r.author_followers) for r in rows]
+            todo = queries.texts_to_score(s, mention_ids)
         if not todo:
             return []
         scorer = self.scorer()
         with self._scorer_lock:  # one forward pass at a time per process: threads share cores
-            results = scorer.score([text for _, text, _ in todo])
+            results = scorer.score([t.text for t in todo])
         records, actions = [], {}
-        for (mention_id, _, followers), scores in zip(todo, results, strict=True):
-            decision = decide(scores, followers=followers, thresholds=self.thresholds)
-            actions[mention_id] = decision.action
+        for item, scores in zip(todo, results, strict=True):
+            decision = decide(scores, followers=item.followers, thresholds=self.thresholds)
+            actions[item.mention_id] = decision.action
             records.append(
                 queries.ScoreRecord(
-                    mention_id=mention_id,
+                    mention_id=item.mention_id,
                     model_version=scores.model_version,
                     sentiment=scores.sentiment.value,
                     prob_negative=scores.probs.negative,
@@ -339,29 +338,18 @@ class Pipeline:
                     (mention_value(mention), mention.id, scores, decision, voices[mention.brand_id])
                 )
         drafts = [self._compose(*item) for item in work]
-        created: dict[int, int] = {}
         with transaction(self.sessions) as s:
-            for mention_id, text, template, skip_reason in drafts:
-                draft_id = queries.create_draft(
-                    s,
-                    mention_id,
-                    text,
-                    template=template,
-                    state="skipped" if skip_reason else "pending",
-                    skip_reason=skip_reason,
-                )
-                if draft_id is not None:
-                    created[mention_id] = draft_id
-            for state in ("skipped", "drafted"):
-                ids = [m for m, _, _, why in drafts if bool(why) == (state == "skipped")]
-                queries.set_mention_state(s, ids, state, from_states=["scored", "new"])
+            created = queries.create_drafts(s, drafts)
+            for draft_state, mention_state in (("skipped", "skipped"), ("pending", "drafted")):
+                ids = [d.mention_id for d in drafts if d.state == draft_state]
+                queries.set_mention_state(s, ids, mention_state, from_states=["scored", "new"])
         return created
 
     @staticmethod
     def _compose(
         value: Mention, mention_id: int, scores: Scores, decision: Decision, voice: Voice
-    ) -> tuple[int, str, str | None, str | None]:
-        """(mention id, text, template, skip reason or None) for one mention."""
+    ) -> queries.NewDraft:
+        """The draft for one mention: a pending reply, or a skipped one with the reason."""
         as_reply = replace(decision, action=Action.REPLY)
         limit = PLATFORM_LIMITS.get(value.platform, 280)
         try:
@@ -376,11 +364,12 @@ class Pipeline:
                 exc,
             )
             text, template = "", None
-        skip_reason = None
         if decision.action is Action.SKIP_TROLL:
             why = "; ".join(r for r in decision.reasons if "insult" in r or "offensive" in r)
-            skip_reason = why or "trolling"
-        return mention_id, text, template, skip_reason
+            return queries.NewDraft(
+                mention_id, text, template, state="skipped", skip_reason=why or "trolling"
+            )
+        return queries.NewDraft(mention_id, text, template)
 
     # -- send -------------------------------------------------------------------------
 

@@ -15,7 +15,16 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, Update, func, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    Update,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,7 +50,9 @@ _T = TypeVar("_T")
 SYSTEM: str = "system"
 """The actor recorded for what the pipeline does on its own."""
 
-# Rows per multi-row INSERT: far below SQLite's bound-parameter limit for any page size.
+# Keys per ``IN`` lookup: far below SQLite's bound-parameter limit for any page size.
+# Bulk INSERTs need no chunking: they are executemany calls, which SQLAlchemy's
+# "insertmanyvalues" sends as multi-row statements sized to the driver's limits.
 _CHUNK = 200
 
 _mention_t: Table = MentionRow.__table__  # type: ignore[assignment]
@@ -166,11 +177,16 @@ def _rowcount(session: Session, stmt: Update) -> int:
     return int(result.rowcount)
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
     """``value`` with datetimes as ISO strings, for JSON columns.
 
     Platform payloads (tweepy's ``data``) may carry datetimes, which JSON cannot.
     """
+    if type(value) in _JSON_SCALARS:  # most of a payload; cheaper than the ABC checks
+        return value
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -182,6 +198,8 @@ def _jsonable(value: Any) -> Any:
 
 def _expire_cached(session: Session, cls: type[Any], ids: Iterable[int]) -> None:
     """Expire ORM objects a Core UPDATE just changed, so they reload on next access."""
+    if not session.identity_map:  # the stages' write transactions load no objects
+        return
     for id_ in ids:
         obj = session.identity_map.get(session.identity_key(cls, id_))
         if obj is not None:
@@ -274,19 +292,20 @@ def upsert_mentions(
     for m in mentions:
         latest[(m.platform, m.external_id)] = m  # a repeat in one page: its last version
     # Insert in key order so concurrent workers take row locks in the same order
-    # (PostgreSQL would otherwise be free to deadlock them).
+    # (PostgreSQL would otherwise be free to deadlock them). One executemany of one
+    # cached statement: a multi-row ``.values([...])`` is compiled afresh for every page,
+    # which cost more CPU than the database's own work.
     ordered = sorted(latest)
     values = [_mention_values(brand_id, query_id, latest[key], now) for key in ordered]
-    inserted: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(values):
-        stmt = (
-            _insert(session, _mention_t)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-            .returning(_mention_t.c.id, _mention_t.c.platform, _mention_t.c.external_id)
-        )
-        for id_, platform, external_id in session.execute(stmt):
-            inserted[(platform, external_id)] = int(id_)
+    stmt = (
+        _insert(session, _mention_t)
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        .returning(_mention_t.c.id, _mention_t.c.platform, _mention_t.c.external_id)
+    )
+    inserted = {
+        (platform, external_id): int(id_)
+        for id_, platform, external_id in session.execute(stmt, values)
+    }
 
     existing = [key for key in ordered if key not in inserted]
     for chunk_keys in _chunks(existing):
@@ -400,15 +419,41 @@ def mentions_to_score(
     """
     if not ids:
         return []
+    stmt = select(MentionRow).where(*_unscored(ids, model_version)).order_by(MentionRow.id)
+    return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True, slots=True)
+class TextToScore:
+    """What the score stage reads of a mention: its text, and its author's reach."""
+
+    mention_id: int
+    text: str
+    followers: int | None
+
+
+def texts_to_score(
+    session: Session, ids: Collection[int], model_version: str | None = None
+) -> list[TextToScore]:
+    """``mentions_to_score`` without loading whole rows (payloads included) as objects."""
+    if not ids:
+        return []
+    stmt = (
+        select(MentionRow.id, MentionRow.text, MentionRow.author_followers)
+        .where(*_unscored(ids, model_version))
+        .order_by(MentionRow.id)
+    )
+    return [
+        TextToScore(int(id_), text, followers) for id_, text, followers in session.execute(stmt)
+    ]
+
+
+def _unscored(ids: Collection[int], model_version: str | None) -> list[ColumnElement[bool]]:
+    """Conditions for the mentions among ``ids`` still to score (see ``mentions_to_score``)."""
     scored = select(ScoreRow.id).where(ScoreRow.mention_id == MentionRow.id)
     if model_version is not None:
         scored = scored.where(ScoreRow.model_version == model_version)
-    stmt = (
-        select(MentionRow)
-        .where(MentionRow.id.in_(list(ids)), MentionRow.deleted_at.is_(None), ~scored.exists())
-        .order_by(MentionRow.id)
-    )
-    return list(session.scalars(stmt))
+    return [MentionRow.id.in_(list(ids)), MentionRow.deleted_at.is_(None), ~scored.exists()]
 
 
 # --- cursors and usage ---------------------------------------------------------------
@@ -589,15 +634,12 @@ def save_scores(session: Session, records: Sequence[ScoreRecord]) -> list[int]:
         }
         for r in sorted(records, key=lambda r: (r.mention_id, r.model_version))
     ]
-    scored: list[int] = []
-    for chunk in _chunks(rows):
-        stmt = (
-            _insert(session, _score_t)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["mention_id", "model_version"])
-            .returning(_score_t.c.mention_id)
-        )
-        scored.extend(int(mid) for mid in session.scalars(stmt))
+    stmt = (
+        _insert(session, _score_t)
+        .on_conflict_do_nothing(index_elements=["mention_id", "model_version"])
+        .returning(_score_t.c.mention_id)
+    )
+    scored = [int(mid) for mid in session.scalars(stmt, rows)]
     set_mention_state(session, scored, "scored", from_states=["new"])
     return sorted(set(scored))
 
@@ -621,6 +663,17 @@ TRANSITION_FIELDS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class NewDraft:
+    """A mention's first draft, ready to store (see ``create_drafts``)."""
+
+    mention_id: int
+    text: str
+    template: str | None = None
+    state: Literal["pending", "skipped"] = "pending"
+    skip_reason: str | None = None
+
+
 def create_draft(
     session: Session,
     mention_id: int,
@@ -631,39 +684,72 @@ def create_draft(
     skip_reason: str | None = None,
     actor: str = SYSTEM,
 ) -> int | None:
-    """Create the one draft of a mention; None if it already has one.
+    """Create the one draft of a mention; None if it already has one (see ``create_drafts``)."""
+    draft = NewDraft(mention_id, text, template=template, state=state, skip_reason=skip_reason)
+    return create_drafts(session, [draft], actor=actor).get(mention_id)
+
+
+def create_drafts(
+    session: Session, drafts: Sequence[NewDraft], *, actor: str = SYSTEM
+) -> dict[int, int]:
+    """Create each mention's one draft; return mention id -> id of the drafts created.
 
     ``ON CONFLICT (mention_id) DO NOTHING``: drafting twice (a redelivered message, two
-    workers) leaves the first draft and any agent edits alone. Trolling gets a
-    ``skipped`` draft with the reason agents see (and can override).
+    workers) leaves the first draft and any agent edits alone, and leaves that mention
+    out of the result. Trolling gets a ``skipped`` draft with the reason agents see (and
+    can override). Every created draft gets its ``draft.created`` event, the start of
+    its audit log. Two executemany statements for the whole batch: a round trip and a
+    statement per draft cost more than the drafting.
     """
+    if not drafts:
+        return {}
     now = utcnow()
+    by_mention = {d.mention_id: d for d in drafts}
+    rows = [
+        {
+            "mention_id": d.mention_id,
+            "text": d.text,
+            "original_text": d.text,
+            "template": d.template,
+            "state": d.state,
+            "skip_reason": d.skip_reason,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for d in sorted(by_mention.values(), key=lambda d: d.mention_id)  # lock order
+    ]
     stmt = (
         _insert(session, _draft_t)
-        .values(
-            mention_id=mention_id,
-            text=text,
-            original_text=text,
-            template=template,
-            state=state,
-            skip_reason=skip_reason,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
         .on_conflict_do_nothing(index_elements=["mention_id"])
-        .returning(_draft_t.c.id)
+        .returning(_draft_t.c.mention_id, _draft_t.c.id)
     )
-    draft_id = session.execute(stmt).scalar_one_or_none()
-    if draft_id is None:
-        return None
-    detail: dict[str, Any] = {"state": state, "template": template}
-    if skip_reason is not None:
-        detail["skip_reason"] = skip_reason
-    add_event(
-        session, actor, "draft.created", mention_id=mention_id, draft_id=draft_id, detail=detail
-    )
-    return int(draft_id)
+    created = {
+        int(mention_id): int(draft_id) for mention_id, draft_id in session.execute(stmt, rows)
+    }
+    if not created:
+        return {}
+    events = [
+        {
+            "at": now,
+            "actor": actor,
+            "action": "draft.created",
+            "mention_id": mention_id,
+            "draft_id": draft_id,
+            "detail": _created_detail(by_mention[mention_id]),
+        }
+        for mention_id, draft_id in sorted(created.items())
+    ]
+    session.execute(_insert(session, _event_t), events)
+    return created
+
+
+def _created_detail(draft: NewDraft) -> dict[str, Any]:
+    """What a ``draft.created`` event records: the state, template and any skip reason."""
+    detail: dict[str, Any] = {"state": draft.state, "template": draft.template}
+    if draft.skip_reason is not None:
+        detail["skip_reason"] = draft.skip_reason
+    return detail
 
 
 def transition_draft(

@@ -13,9 +13,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow, DraftRow, EventRow, ScoreRow, utcnow
 from brandcare.store.queries import (
+    NewDraft,
     ScoreRecord,
     count_by_state,
     create_draft,
+    create_drafts,
     pending_queue,
     save_scores,
     transition_draft,
@@ -216,3 +218,43 @@ def test_the_queue_shows_only_the_brand_asked_for(
         assert queue[0].score is None
         assert len(pending_queue(session, 10)) == 2
         assert session.scalar(select(ScoreRow)) is None
+
+
+def test_a_batch_of_drafts_creates_only_the_missing_ones_each_with_its_event(
+    factory: sessionmaker[Session], brand_query: tuple[int, int]
+) -> None:
+    brand_id, query_id = brand_query
+    with transaction(factory) as session:
+        ids = upsert_mentions(session, brand_id, query_id, [mention(str(i)) for i in range(4)])
+        first = create_draft(session, ids[0], "already drafted")
+    batch = [
+        NewDraft(ids[0], "a second try"),
+        NewDraft(ids[1], "Sorry!", template="lost_luggage"),
+        NewDraft(ids[2], "", state="skipped", skip_reason="insult: 'clown'"),
+    ]
+    with transaction(factory) as session:
+        created = create_drafts(session, batch)
+    assert set(created) == {ids[1], ids[2]}
+    with transaction(factory) as session:
+        assert create_drafts(session, batch) == {}  # redelivered: nothing new, no events
+    with factory() as session:
+        drafts = {d.mention_id: d for d in session.scalars(select(DraftRow))}
+        assert (drafts[ids[0]].id, drafts[ids[0]].text) == (first, "already drafted")
+        assert {m: d.id for m, d in drafts.items() if m != ids[0]} == created
+        assert (drafts[ids[2]].state, drafts[ids[2]].skip_reason) == ("skipped", "insult: 'clown'")
+        assert ids[3] not in drafts
+        events = session.execute(
+            select(EventRow.draft_id, EventRow.mention_id, EventRow.detail).where(
+                EventRow.action == "draft.created"
+            )
+        ).all()
+    assert sorted((d, m) for d, m, _ in events) == sorted(
+        [(first, ids[0])] + [(d, m) for m, d in created.items()]
+    )
+    details = {m: detail for _, m, detail in events}
+    assert details[ids[1]] == {"state": "pending", "template": "lost_luggage"}
+    assert details[ids[2]] == {
+        "state": "skipped",
+        "template": None,
+        "skip_reason": "insult: 'clown'",
+    }

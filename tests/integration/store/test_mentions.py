@@ -21,11 +21,13 @@ from brandcare.store.models import (
 )
 from brandcare.store.queries import (
     ScoreRecord,
+    TextToScore,
     get_cursor,
     mentions_to_score,
     save_scores,
     set_cursor,
     set_mention_state,
+    texts_to_score,
     upsert_mentions,
 )
 from tests.integration.store.helpers import T0, mention
@@ -246,6 +248,7 @@ def test_deleted_posts_are_not_scored(
         session.get_one(MentionRow, ids[0]).deleted_at = T0
     with factory() as session:
         assert [m.id for m in mentions_to_score(session, ids)] == [ids[1]]
+        assert texts_to_score(session, ids) == [TextToScore(ids[1], "my bag is lost", 100)]
 
 
 def test_mention_state_moves_only_from_the_expected_states(
