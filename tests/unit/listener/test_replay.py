@@ -94,6 +94,17 @@ def test_cursor_resumes_after_the_last_line_even_in_a_new_process(tmp_path: Path
     assert done.cursor == again.cursor
 
 
+def test_lines_appended_to_the_file_are_released_by_the_same_source(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.jsonl", [row(1), row(2)])
+    source = ReplaySource(speed=0)
+    first = source.poll(query(path), since=None)
+    assert source.poll(query(path), since=first.cursor).mentions == []
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row(3)) + "\n")
+    again = source.poll(query(path), since=first.cursor)
+    assert [m.external_id for m in again.mentions] == ["m3"]
+
+
 def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     path = write(tmp_path / "m.jsonl", [row(1), "", "   ", row(2)])
     page = ReplaySource().poll(query(path), since=None)
