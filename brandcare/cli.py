@@ -537,6 +537,18 @@ def _whoami() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    seed: Annotated[int, typer.Option(help="seed of the month shown in detail")] = 7,
+    months: Annotated[int, typer.Option(help="more generated months for the summary")] = 5,
+) -> None:
+    """The spike detector on generated months with seasonality, bursts and decoys."""
+    from brandcare.bench_alerts import run_alerts_benchmark
+
+    _settings()
+    typer.echo(run_alerts_benchmark(seed, months))
+
+
 @bench_app.command("pipeline")
 def bench_pipeline(
     n: Annotated[int, typer.Option(help="mentions to replay")] = 10_000,
