@@ -126,6 +126,9 @@ class BrandRow(Base):
     #: approver) must approve when urgency reaches this level or the author this reach.
     second_approval_urgency: Mapped[str | None] = mapped_column(String(16))
     second_approval_min_followers: Mapped[int | None] = mapped_column(BigInteger)
+    #: Spike alert noise controls: sensitivity, cooldown_minutes, quiet_hours
+    #: ("22:00-07:00" in UTC). Channels (URLs with secrets) come from the environment.
+    alerting: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -397,6 +400,8 @@ class AlertRow(Base):
     observed: Mapped[int] = mapped_column(Integer)
     expected: Mapped[float] = mapped_column(Float)
     state: Mapped[str] = mapped_column(String(16), default="open")
+    #: medium, high or critical: routes the notification.
+    severity: Mapped[str | None] = mapped_column(String(16))
     #: The mention ids behind the spike and the detector's numbers.
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,190 @@
+"""A brand's digest for a day or a week: volume, sentiment, issues, reach, response.
+
+Built from ``store.aggregates`` (SQL on SQLite and PostgreSQL); the values here are
+plain and frozen so the renderers and the web page share them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from brandcare.store import aggregates
+from brandcare.store.models import BrandRow, MentionRow, ScoreRow, utcnow
+
+PERIODS = {"day": dt.timedelta(days=1), "week": dt.timedelta(days=7)}
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+class DigestError(ValueError):
+    """The digest cannot be built as asked (unknown brand or period)."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A mention shown in the digest, with what a reader needs to judge it."""
+
+    mention_id: int
+    author: str
+    followers: int
+    platform: str
+    text: str
+    url: str
+    sentiment: str
+    issue: str
+
+
+@dataclass(frozen=True)
+class IssueLine:
+    issue: str
+    count: int
+    previous: int
+    negative: int
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def change(self) -> int:
+        return self.count - self.previous
+
+
+@dataclass(frozen=True)
+class Digest:
+    brand: str
+    brand_name: str
+    period: str
+    start: dt.datetime
+    end: dt.datetime
+    total: int
+    previous_total: int
+    sentiment: dict[str, int]
+    previous_sentiment: dict[str, int]
+    by_platform: dict[str, dict[str, int]]
+    issues: tuple[IssueLine, ...]
+    reached_negative: tuple[Example, ...]
+    response: aggregates.ResponseStats
+    sla_minutes: int
+    #: (bucket start, sentiment -> count) for the chart, oldest first.
+    timeline: tuple[tuple[dt.datetime, dict[str, int]], ...] = field(default=())
+
+    @staticmethod
+    def net(sentiment: dict[str, int]) -> float:
+        """Net sentiment: positive minus negative share, in points (-100 to 100)."""
+        total = sum(sentiment.values())
+        if not total:
+            return 0.0
+        return 100 * (sentiment.get("positive", 0) - sentiment.get("negative", 0)) / total
+
+    def share(self, sentiment: str) -> float:
+        return self.sentiment.get(sentiment, 0) / self.total if self.total else 0.0
+
+
+def _example(m: MentionRow, s: ScoreRow) -> Example:
+    return Example(
+        m.id, m.author_handle, m.author_followers or 0, m.platform, m.text, m.url,
+        s.sentiment, s.issue,
+    )  # fmt: skip
+
+
+def period_bounds(period: str, end: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """The period ending at ``end`` (default: the last full hour), as [start, end)."""
+    if period not in PERIODS:
+        raise DigestError(f"unknown period {period!r}; use day or week")
+    end = end or utcnow().replace(minute=0, second=0, microsecond=0)
+    return end - PERIODS[period], end
+
+
+def build(
+    session: Session, brand_slug: str, period: str, *, end: dt.datetime | None = None
+) -> Digest:
+    """The digest of ``brand_slug`` for the ``period`` ending at ``end``."""
+    brand = session.scalars(select(BrandRow).where(BrandRow.slug == brand_slug)).first()
+    if brand is None:
+        known = ", ".join(session.scalars(select(BrandRow.slug).order_by(BrandRow.slug)))
+        raise DigestError(f"no brand {brand_slug!r}; known brands: {known or 'none'}")
+    start, stop = period_bounds(period, end)
+    before = start - (stop - start)
+    sentiment = _sentiments(session, brand.id, start, stop)
+    previous = _sentiments(session, brand.id, before, start)
+    platforms: dict[str, dict[str, int]] = defaultdict(dict)
+    for platform, label, n in aggregates.counts_by(
+        session, brand.id, start, stop, MentionRow.platform, ScoreRow.sentiment
+    ):
+        platforms[str(platform)][str(label)] = int(n)
+    issues = _issues(session, brand.id, start, stop, before)
+    reached = tuple(
+        _example(m, s)
+        for m, s in aggregates.top_mentions(session, brand.id, start, stop, sentiment="negative")
+    )
+    bucket = 3600 if period == "day" else 86400
+    timeline: dict[int, dict[str, int]] = defaultdict(dict)
+    for b, label, n in aggregates.sentiment_over_time(session, brand.id, start, stop, bucket):
+        timeline[b][label] = n
+    first, last = int(start.timestamp()) // bucket, (int(stop.timestamp()) - 1) // bucket
+    series = tuple(
+        (dt.datetime.fromtimestamp(b * bucket, dt.UTC), timeline.get(b, {}))
+        for b in range(first, last + 1)
+    )
+    return Digest(
+        brand=brand.slug,
+        brand_name=brand.name,
+        period=period,
+        start=start,
+        end=stop,
+        total=sum(sentiment.values()),
+        previous_total=sum(previous.values()),
+        sentiment=sentiment,
+        previous_sentiment=previous,
+        by_platform=dict(platforms),
+        issues=issues,
+        reached_negative=reached,
+        response=aggregates.response_stats(
+            session, brand.id, start, stop, brand.sla_minutes, min(utcnow(), stop)
+        ),
+        sla_minutes=brand.sla_minutes,
+        timeline=series,
+    )
+
+
+def _sentiments(
+    session: Session, brand_id: int, start: dt.datetime, end: dt.datetime
+) -> dict[str, int]:
+    rows = aggregates.counts_by(session, brand_id, start, end, ScoreRow.sentiment)
+    return {str(label): int(n) for label, n in rows}
+
+
+def _issues(
+    session: Session, brand_id: int, start: dt.datetime, end: dt.datetime, before: dt.datetime
+) -> tuple[IssueLine, ...]:
+    now = {
+        str(i): int(n)
+        for i, n in aggregates.counts_by(session, brand_id, start, end, ScoreRow.issue)
+    }
+    then = {
+        str(i): int(n)
+        for i, n in aggregates.counts_by(session, brand_id, before, start, ScoreRow.issue)
+    }
+    negative = {
+        str(i): int(n)
+        for i, n in aggregates.counts_by(
+            session, brand_id, start, end, ScoreRow.issue, sentiment="negative"
+        )
+    }
+    lines = []
+    ranked = sorted(now, key=lambda i: (-now[i], i))
+    for rank, issue in enumerate(ranked):
+        examples: tuple[Example, ...] = ()
+        if rank < 5 and issue != "none":
+            examples = tuple(
+                _example(m, s)
+                for m, s in aggregates.top_mentions(
+                    session, brand_id, start, end, issue=issue, limit=2
+                )
+            )
+        lines.append(
+            IssueLine(issue, now[issue], then.get(issue, 0), negative.get(issue, 0), examples)
+        )
+    return tuple(lines)

@@ -1,0 +1,195 @@
+"""Counts for digests and spike alerts, computed by the database.
+
+Every number is a SQL aggregate over indexed columns that runs the same on SQLite and
+PostgreSQL: the database sums a million mentions faster than Python can read them. A
+mention counts with its latest score (a rescore by a newer model replaces the old
+one), expressed as "no newer score exists", which the (mention, model version) index
+answers without a sort.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from brandcare.store.models import DraftRow, MentionRow, ReplyRow, ScoreRow
+
+_newer = aliased(ScoreRow)
+
+
+def _latest_score() -> ColumnElement[bool]:
+    """The score row is the mention's newest."""
+    return ~exists().where(_newer.mention_id == ScoreRow.mention_id, _newer.id > ScoreRow.id)
+
+
+def epoch_bucket(session: Session, column: Any, seconds: int) -> ColumnElement[int]:
+    """``column`` (a timestamp) as a bucket number: whole ``seconds`` since the epoch."""
+    if session.get_bind().dialect.name == "sqlite":
+        epoch = cast(func.strftime("%s", column), Integer)
+        return epoch // seconds
+    return cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
+
+
+def _scored(brand_id: int, start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
+    return and_(
+        MentionRow.brand_id == brand_id,
+        MentionRow.created_at >= start,
+        MentionRow.created_at < end,
+        ScoreRow.mention_id == MentionRow.id,
+        _latest_score(),
+    )
+
+
+def negative_series(
+    session: Session,
+    brand_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    window_seconds: int,
+    *,
+    issue: str | None = None,
+) -> dict[int, int]:
+    """Negative mentions per window (bucket number -> count); empty windows are absent."""
+    bucket = epoch_bucket(session, MentionRow.created_at, window_seconds).label("bucket")
+    stmt = (
+        select(bucket, func.count())
+        .select_from(MentionRow)
+        .join(ScoreRow, ScoreRow.mention_id == MentionRow.id)
+        .where(_scored(brand_id, start, end), ScoreRow.sentiment == "negative")
+        .group_by(bucket)
+    )
+    if issue is not None:
+        stmt = stmt.where(ScoreRow.issue == issue)
+    return {int(b): int(n) for b, n in session.execute(stmt)}
+
+
+def counts_by(
+    session: Session,
+    brand_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    *columns: Any,
+    sentiment: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Mention counts grouped by ``columns`` (of mention or score), as (keys..., count)."""
+    stmt = (
+        select(*columns, func.count())
+        .select_from(MentionRow)
+        .join(ScoreRow, ScoreRow.mention_id == MentionRow.id)
+        .where(_scored(brand_id, start, end))
+        .group_by(*columns)
+    )
+    if sentiment is not None:
+        stmt = stmt.where(ScoreRow.sentiment == sentiment)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def sentiment_over_time(
+    session: Session, brand_id: int, start: dt.datetime, end: dt.datetime, bucket_seconds: int
+) -> list[tuple[int, str, int]]:
+    """(bucket, sentiment, count) for the chart of sentiment over time."""
+    bucket = epoch_bucket(session, MentionRow.created_at, bucket_seconds).label("bucket")
+    rows = counts_by(session, brand_id, start, end, bucket, ScoreRow.sentiment)
+    return [(int(b), str(s), int(n)) for b, s, n in rows]
+
+
+def top_mentions(
+    session: Session,
+    brand_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    sentiment: str | None = None,
+    issue: str | None = None,
+    limit: int = 5,
+) -> Sequence[tuple[MentionRow, ScoreRow]]:
+    """The mentions most people saw: the largest reach first, then the most recent."""
+    stmt = (
+        select(MentionRow, ScoreRow)
+        .join(ScoreRow, ScoreRow.mention_id == MentionRow.id)
+        .where(_scored(brand_id, start, end), MentionRow.deleted_at.is_(None))
+        .order_by(
+            func.coalesce(MentionRow.author_followers, 0).desc(), MentionRow.created_at.desc()
+        )
+        .limit(limit)
+    )
+    if sentiment is not None:
+        stmt = stmt.where(ScoreRow.sentiment == sentiment)
+    if issue is not None:
+        stmt = stmt.where(ScoreRow.issue == issue)
+    return [(m, s) for m, s in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class ResponseStats:
+    """How the care team answered the period's mentions."""
+
+    needing_reply: int  # drafts for the period's mentions that were not skipped as trolling
+    answered: int  # of those, sent
+    first_response_minutes: list[float]  # per sent reply, posted -> reply
+    breaches: int  # sent after the SLA, or still unanswered past it
+
+    @property
+    def answered_share(self) -> float:
+        return self.answered / self.needing_reply if self.needing_reply else 0.0
+
+    @property
+    def median_minutes(self) -> float | None:
+        times = sorted(self.first_response_minutes)
+        if not times:
+            return None
+        mid = len(times) // 2
+        return times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+
+
+def response_stats(
+    session: Session,
+    brand_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    sla_minutes: int,
+    now: dt.datetime,
+) -> ResponseStats:
+    """Answered share, first-response times and SLA breaches for the period's mentions.
+
+    Counts come from SQL; the per-reply durations are read (one row per reply sent, a
+    small set next to the mentions) so the median is exact on both databases.
+    """
+    in_period = and_(
+        MentionRow.brand_id == brand_id,
+        MentionRow.created_at >= start,
+        MentionRow.created_at < end,
+        DraftRow.mention_id == MentionRow.id,
+    )
+    needing = session.scalar(
+        select(func.count())
+        .select_from(DraftRow)
+        .join(MentionRow, MentionRow.id == DraftRow.mention_id)
+        .where(in_period, DraftRow.state.not_in(("skipped", "rejected")))
+    )
+    rows = session.execute(
+        select(MentionRow.created_at, ReplyRow.posted_at)
+        .select_from(ReplyRow)
+        .join(DraftRow, DraftRow.id == ReplyRow.draft_id)
+        .join(MentionRow, MentionRow.id == DraftRow.mention_id)
+        .where(in_period, ReplyRow.state == "posted", ReplyRow.posted_at.is_not(None))
+    ).all()
+    minutes = [(posted - created).total_seconds() / 60 for created, posted in rows if posted]
+    deadline = now - dt.timedelta(minutes=sla_minutes)
+    waiting_late = session.scalar(
+        select(func.count())
+        .select_from(DraftRow)
+        .join(MentionRow, MentionRow.id == DraftRow.mention_id)
+        .where(
+            in_period,
+            DraftRow.state.in_(("pending", "approved", "sending")),
+            MentionRow.created_at < deadline,
+        )
+    )
+    late = sum(1 for m in minutes if m > sla_minutes) + int(waiting_late or 0)
+    return ResponseStats(int(needing or 0), len(minutes), minutes, late)
