@@ -78,3 +78,22 @@ class Settings(BaseSettings):
     web_secure_cookies: bool = True
     #: An agent who opens a draft holds it this long, so two agents never answer one mention.
     claim_minutes: float = Field(default=10, gt=0)
+
+    # Insights: spike alerts and digests.
+    #: The inbox's address as people reach it: links in alerts and digests point here.
+    public_url: str = "http://127.0.0.1:8000"
+    #: Alert channels per brand slug (or "default"), as JSON: apprise URLs carry secrets,
+    #: so they live in the environment, e.g.
+    #: {"default": [{"url": "slack://T/B/C"}], "skyway": [{"url": "mailto://...",
+    #:  "min_severity": "critical"}]}
+    alert_channels: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
+    alert_check_seconds: float = Field(default=60, gt=0)
+    #: Digests by email: recipients per brand slug, and when (UTC hour; weekly on Mondays).
+    digest_recipients: dict[str, list[str]] = Field(default_factory=dict)
+    digest_hour_utc: int | None = Field(default=None, ge=0, le=23)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "brandcare@localhost"
+    smtp_starttls: bool = True

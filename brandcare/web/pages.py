@@ -27,6 +27,7 @@ from brandcare.store.models import (
     SENTIMENTS,
     URGENCY_LEVELS,
     USER_ROLES,
+    AlertRow,
     BrandRow,
     CorrectionRow,
     MentionRow,
@@ -493,6 +494,41 @@ def toggle_query(
         if enabled:
             q.paused_reason = None
         return RedirectResponse("/admin?done=saved_settings#queries", status_code=303)
+
+
+@router.get("/alerts")
+def alerts_page(request: Request, ws: Browser) -> HTMLResponse:
+    """Spike alerts, open first, with why they fired; links to the digests."""
+    with tx(request) as s:
+        rows = s.execute(
+            select(AlertRow, BrandRow)
+            .join(BrandRow, BrandRow.id == AlertRow.brand_id)
+            .order_by((AlertRow.state == "open").desc(), AlertRow.updated_at.desc())
+            .limit(50)
+        ).all()
+        ctx = {"ws": ws, "alerts": [(a, b) for a, b in rows], "brands": inbox.brands(s)}
+        return render(request, "alerts.html", ctx)
+
+
+#: The digest is a standalone document (it is also the email): its own styles, no
+#: script at all, images only as data URIs.
+DIGEST_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+@router.get("/digest")
+def digest_page(
+    request: Request, ws: Browser, brand: str = "", period: str = "day"
+) -> HTMLResponse:
+    """The brand's digest for marketing (and everyone signed in)."""
+    from brandcare.insights import digest as digests
+    from brandcare.insights import render as renders
+
+    with tx(request) as s:
+        try:
+            d = digests.build(s, brand, period)
+        except digests.DigestError as exc:
+            raise HTTPException(404, str(exc)) from exc
+    return HTMLResponse(renders.html(d), headers={"content-security-policy": DIGEST_CSP})
 
 
 @router.get("/mentions/{mention_id}")
