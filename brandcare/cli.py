@@ -644,6 +644,23 @@ def bench_alerts(
     typer.echo(run_alerts_benchmark(seed, months))
 
 
+@bench_app.command("digest")
+def bench_digest(
+    sizes: Annotated[str, typer.Option(help="mention counts, comma-separated")] = (
+        "10000,100000,1000000"
+    ),
+    postgres: Annotated[str, typer.Option(help="PostgreSQL server URL ('' to skip)")] = (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+) -> None:
+    """Digest and alert-check time at growing mention counts, SQLite and PostgreSQL."""
+    from brandcare.bench_digest import run_digest_benchmark
+
+    _settings()
+    counts = [int(x) for x in sizes.split(",") if x.strip()]
+    typer.echo(run_digest_benchmark(counts, postgres or None))
+
+
 @bench_app.command("pipeline")
 def bench_pipeline(
     n: Annotated[int, typer.Option(help="mentions to replay")] = 10_000,
