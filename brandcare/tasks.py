@@ -7,6 +7,7 @@ broker when they are declared (``setup_broker`` moves them if it runs later).
 from __future__ import annotations
 
 import logging
+import time
 
 import dramatiq
 
@@ -60,6 +61,24 @@ def score_mentions(mention_ids: list[int]) -> None:
     to_draft = runtime.pipeline().score(mention_ids)
     if to_draft:
         draft_mentions.send(to_draft)
+    _after_scoring()
+
+
+#: Seconds between alert checks a worker asks for after scoring batches.
+ALERT_CHECK_EVERY = 30.0
+_last_alert_check = [0.0]
+
+
+def _after_scoring() -> None:
+    """Ask for a spike check after a scoring batch, at most every ALERT_CHECK_EVERY s.
+
+    A spike shows up in scoring first; the scheduler checks every minute anyway, and
+    the check is idempotent per window, so the throttle only saves work.
+    """
+    now = time.monotonic()
+    if now - _last_alert_check[0] >= ALERT_CHECK_EVERY:
+        _last_alert_check[0] = now
+        check_alerts.send()
 
 
 @dramatiq.actor(queue_name="draft", max_retries=10, min_backoff=1_000)
@@ -83,10 +102,23 @@ def send_draft(draft_id: int) -> None:
         raise SendNotSettledError(f"draft {draft_id}: {outcome.reason or 'send not settled'}")
 
 
+@dramatiq.actor(queue_name="insights", max_retries=3, min_backoff=5_000, time_limit=120_000)
+def check_alerts() -> None:
+    """Judge the last window for spikes of negative mentions (idempotent per window)."""
+    from brandcare.insights import alerts
+    from brandcare.insights.periodic import notifier
+
+    settings = runtime.settings()
+    alerts.check(
+        runtime.pipeline().sessions, notifier=notifier(settings), public_url=settings.public_url
+    )
+
+
 #: Every actor, so ``queue.setup_broker`` can move them to a broker chosen later.
 ACTORS: tuple[dramatiq.Actor[..., None], ...] = (
     poll_query,
     score_mentions,
     draft_mentions,
     send_draft,
+    check_alerts,
 )
