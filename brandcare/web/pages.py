@@ -9,6 +9,7 @@ HTMX only refreshes fragments (the queue, the character count).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -457,6 +458,9 @@ def save_brand(
     support_link: Annotated[str, Form()] = "",
     second_approval_urgency: Annotated[str, Form()] = "",
     second_approval_min_followers: Annotated[str, Form()] = "",
+    alert_sensitivity: Annotated[str, Form()] = "medium",
+    alert_cooldown_minutes: Annotated[int, Form(ge=15, le=10080)] = 120,
+    alert_quiet_hours: Annotated[str, Form(max_length=11)] = "",
 ) -> Response:
     with tx(request) as s:
         brand = s.get(BrandRow, brand_id)
@@ -479,6 +483,16 @@ def save_brand(
             second_approval_urgency if second_approval_urgency in URGENCY_LEVELS else None
         )
         brand.second_approval_min_followers = int(followers) if followers else None
+        quiet = alert_quiet_hours.strip()
+        if quiet and not re.fullmatch(r"\d{1,2}(:00)?-\d{1,2}(:00)?", quiet):
+            raise HTTPException(422, "quiet hours are like 22-07 (UTC hours)")
+        if alert_sensitivity not in ("low", "medium", "high"):
+            raise HTTPException(422, "sensitivity is low, medium or high")
+        brand.alerting = {
+            "sensitivity": alert_sensitivity,
+            "cooldown_minutes": alert_cooldown_minutes,
+            **({"quiet_hours": quiet} if quiet else {}),
+        }
         return RedirectResponse("/admin?done=saved_settings#brands", status_code=303)
 
 

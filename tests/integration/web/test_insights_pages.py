@@ -41,3 +41,25 @@ def test_the_digest_page_renders_with_charts_and_no_script(site: Site) -> None:
     assert "script-src" not in csp
     assert "<script" not in page.text
     assert c.get("/digest", params={"brand": "nope"}).status_code == 404
+
+
+def test_an_admin_sets_a_brands_alert_noise_controls(site: Site) -> None:
+    from tests.integration.web.conftest import csrf
+
+    c = site.login("root")
+    with transaction(site.pipeline.sessions) as s:
+        brand_id = s.scalars(select(BrandRow.id)).one()
+    form = {"csrf_token": csrf(c, "/admin"), "sla_minutes": "45", "alert_sensitivity": "low",
+            "alert_cooldown_minutes": "60", "alert_quiet_hours": "22-07"}  # fmt: skip
+    assert c.post(f"/admin/brands/{brand_id}", data=form).status_code == 200
+    bad = c.post(f"/admin/brands/{brand_id}", data=form | {"alert_quiet_hours": "night"})
+    assert bad.status_code == 422
+    with transaction(site.pipeline.sessions) as s:
+        brand = s.get(BrandRow, brand_id)
+        assert brand is not None
+        assert brand.sla_minutes == 45
+        assert brand.alerting == {
+            "sensitivity": "low",
+            "cooldown_minutes": 60,
+            "quiet_hours": "22-07",
+        }
