@@ -156,6 +156,15 @@ class Pipeline:
         self._scorer_factory = scorer
         self._scorer: Scorer | None = None
         self._scorer_lock = threading.Lock()
+        # Held by the score and draft stages and by the poll stage's write: one stage's
+        # Python at a time per process. A thread running Python beside a forward pass
+        # holds the GIL that each torch op must take back, stalling it up to a switch
+        # interval (5 ms) per op: measured, a two-thread forward pass ran ten times
+        # slower beside one busy thread. Taking turns is much faster; threads still
+        # overlap the platforms' and the broker's I/O. Always taken before a
+        # transaction begins, never inside one, so a thread holding a database lock
+        # never waits for it.
+        self._compute = threading.Lock()
         self.prices = prices or Prices()
         self.thresholds = thresholds or Thresholds()
         self.clock = clock
@@ -195,7 +204,7 @@ class Pipeline:
                 )
             log.error("query %d (%s %s) paused: %s", query_id, query.platform, query.kind, reason)
             return PollResult(query_id, paused=reason)
-        with transaction(self.sessions) as s:
+        with self._compute, transaction(self.sessions) as s:
             new_ids = queries.upsert_mentions(s, brand_id, query_id, page.mentions)
             if page.cursor is not None:
                 queries.set_cursor(s, query_id, page.cursor)
@@ -257,13 +266,27 @@ class Pipeline:
 
     def score(self, mention_ids: Sequence[int]) -> list[int]:
         """Score the mentions not scored yet; return the ones the draft stage must handle."""
+        with self._compute:
+            return self._score(mention_ids)
+
+    def _score(self, mention_ids: Sequence[int]) -> list[int]:
         with transaction(self.sessions) as s:
             todo = queries.texts_to_score(s, mention_ids)
         if not todo:
             return []
-        scorer = self.scorer()
-        with self._scorer_lock:  # one forward pass at a time per process: threads share cores
-            results = scorer.score([t.text for t in todo])
+        results = self.scorer().score([t.text for t in todo])
+        records, actions = self._score_records(todo, results)
+        with transaction(self.sessions) as s:
+            newly = queries.save_scores(s, records)
+            ignored = [m for m in newly if actions[m] is Action.IGNORE]
+            queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
+        log.info("scored %d mentions (%d to draft)", len(newly), len(newly) - len(ignored))
+        return [m for m in newly if actions[m] is not Action.IGNORE]
+
+    def _score_records(
+        self, todo: Sequence[queries.TextToScore], results: Sequence[Scores]
+    ) -> tuple[list[queries.ScoreRecord], dict[int, Action]]:
+        """The rows to store for scored mentions, and what the policy decided for each."""
         records, actions = [], {}
         for item, scores in zip(todo, results, strict=True):
             decision = decide(scores, followers=item.followers, thresholds=self.thresholds)
@@ -288,12 +311,7 @@ class Pipeline:
                     issue_prob=scores.issue_prob,
                 )
             )
-        with transaction(self.sessions) as s:
-            newly = queries.save_scores(s, records)
-            ignored = [m for m in newly if actions[m] is Action.IGNORE]
-            queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
-        log.info("scored %d mentions (%d to draft)", len(newly), len(newly) - len(ignored))
-        return [m for m in newly if actions[m] is not Action.IGNORE]
+        return records, actions
 
     # -- draft ------------------------------------------------------------------------
 
@@ -309,7 +327,10 @@ class Pipeline:
         still carries a drafted text, so an agent who un-skips a misjudged customer has
         a reply ready. Returns mention id -> new draft id (already drafted: left out).
         """
-        work = []
+        with self._compute:
+            return self._draft_many(mention_ids)
+
+    def _draft_many(self, mention_ids: Sequence[int]) -> dict[int, int]:
         with transaction(self.sessions) as s:
             mentions = s.scalars(
                 select(MentionRow).where(
@@ -324,20 +345,23 @@ class Pipeline:
                     .order_by(ScoreRow.id)
                 )
             }
-            voices = {}
-            for mention in mentions:
-                score_row = latest.get(mention.id)
-                if score_row is None:
-                    continue
-                if mention.brand_id not in voices:
-                    brand = s.get(BrandRow, mention.brand_id)
-                    assert brand is not None
-                    voices[mention.brand_id] = voice_of(brand)
-                scores, decision = scores_from_row(score_row, mention.text)
-                work.append(
-                    (mention_value(mention), mention.id, scores, decision, voices[mention.brand_id])
+            brands = {
+                b.id: b
+                for b in s.scalars(
+                    select(BrandRow).where(BrandRow.id.in_({m.brand_id for m in mentions}))
                 )
-        drafts = [self._compose(*item) for item in work]
+            }
+        voices = {brand_id: voice_of(brand) for brand_id, brand in brands.items()}
+        drafts = [
+            self._compose(
+                mention_value(m),
+                m.id,
+                *scores_from_row(latest[m.id], m.text),
+                voices[m.brand_id],
+            )
+            for m in mentions
+            if m.id in latest
+        ]
         with transaction(self.sessions) as s:
             created = queries.create_drafts(s, drafts)
             for draft_state, mention_state in (("skipped", "skipped"), ("pending", "drafted")):
