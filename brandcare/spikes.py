@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -134,19 +134,22 @@ class Decision:
 
 def poisson_upper_tail(k: int, lam: float) -> float:
     """P(X >= k) for X ~ Poisson(lam), summed from k upwards (accurate when tiny)."""
+    lam = max(lam, 1e-9)
+    log_lam = math.log(lam)
+    return _tail(k, lam, lambda i: i * log_lam - lam - math.lgamma(i + 1))
+
+
+def _tail(k: int, mean: float, log_pmf: Callable[[int], float]) -> float:
+    """Sum the pmf from ``k`` up until the terms no longer matter (past the mean)."""
     if k <= 0:
         return 1.0
-    lam = max(lam, 1e-9)
     total, i = 0.0, k
-    log_lam = math.log(lam)
-    while True:
-        term = math.exp(i * log_lam - lam - math.lgamma(i + 1))
+    while i <= k + 100_000:
+        term = math.exp(log_pmf(i))
         total += term
-        if i > lam and term < total * 1e-12:
+        if i > mean and term < total * 1e-12:
             break
         i += 1
-        if i > k + 10_000:
-            break
     return min(total, 1.0)
 
 
@@ -258,22 +261,11 @@ def upper_tail(k: int, baseline: Baseline) -> float:
 
 def negbin_upper_tail(k: int, mean: float, dispersion: float) -> float:
     """P(X >= k) for a negative binomial with this mean and var = mean + dispersion*mean^2."""
-    if k <= 0:
-        return 1.0
     r = 1 / dispersion
     p = r / (r + max(mean, 1e-9))
-    log_p, log_q = math.log(p), math.log1p(-p)
-    base = r * log_p - math.lgamma(r)
-    total, i = 0.0, k
-    while True:
-        term = math.exp(base + math.lgamma(i + r) - math.lgamma(i + 1) + i * log_q)
-        total += term
-        if i > mean and term < total * 1e-12:
-            break
-        i += 1
-        if i > k + 100_000:
-            break
-    return min(total, 1.0)
+    log_q = math.log1p(-p)
+    base = r * math.log(p) - math.lgamma(r)
+    return _tail(k, mean, lambda i: base + math.lgamma(i + r) - math.lgamma(i + 1) + i * log_q)
 
 
 def step(

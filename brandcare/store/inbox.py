@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from sqlalchemy import Select, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from brandcare.store.models import (
@@ -108,15 +108,22 @@ def _base() -> _Lane:
     )
 
 
-def _filtered(stmt: _Lane, f: InboxFilter) -> _Lane:
+def _narrowing(f: InboxFilter) -> list[ColumnElement[bool]]:
+    """The brand, platform, sentiment and urgency filters (the lanes' badges use these)."""
+    conditions: list[ColumnElement[bool]] = []
     if f.brand_id is not None:
-        stmt = stmt.where(MentionRow.brand_id == f.brand_id)
+        conditions.append(MentionRow.brand_id == f.brand_id)
     if f.platform:
-        stmt = stmt.where(MentionRow.platform == f.platform)
+        conditions.append(MentionRow.platform == f.platform)
     if f.sentiment:
-        stmt = stmt.where(ScoreRow.sentiment == f.sentiment)
+        conditions.append(ScoreRow.sentiment == f.sentiment)
     if f.urgency_level:
-        stmt = stmt.where(ScoreRow.urgency_level == f.urgency_level)
+        conditions.append(ScoreRow.urgency_level == f.urgency_level)
+    return conditions
+
+
+def _filtered(stmt: _Lane, f: InboxFilter) -> _Lane:
+    stmt = stmt.where(*_narrowing(f))
     if f.text and f.text.strip():
         pattern = _like(f.text.strip().lower())
         stmt = stmt.where(
@@ -163,14 +170,7 @@ def lane_counts(session: Session, f: InboxFilter) -> dict[str, int]:
         .outerjoin(ScoreRow, ScoreRow.id == latest.c.score_id)
         .group_by(DraftRow.state)
     )
-    if f.brand_id is not None:
-        stmt = stmt.where(MentionRow.brand_id == f.brand_id)
-    if f.platform:
-        stmt = stmt.where(MentionRow.platform == f.platform)
-    if f.sentiment:
-        stmt = stmt.where(ScoreRow.sentiment == f.sentiment)
-    if f.urgency_level:
-        stmt = stmt.where(ScoreRow.urgency_level == f.urgency_level)
+    stmt = stmt.where(*_narrowing(f))
     by_state = {str(state): int(n) for state, n in session.execute(stmt)}
     return {lane: sum(by_state.get(s, 0) for s in states) for lane, states in LANES.items()}
 

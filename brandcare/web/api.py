@@ -8,12 +8,13 @@ cookies, so it needs no CSRF token. Roles are the pages' roles. FastAPI describe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from brandcare import feedback, review
+from brandcare import feedback, review, users
 from brandcare.store import inbox
 from brandcare.store.models import BrandRow
 from brandcare.web import views
@@ -254,31 +255,31 @@ def approve(request: Request, draft_id: int, body: ApproveIn, user: ApiReviewer)
     return _result(request, draft_id, result.message)
 
 
-@router.post("/drafts/{draft_id}/edit")
-def edit(request: Request, draft_id: int, body: EditIn, user: ApiReviewer) -> ResultOut:
+def _act(
+    request: Request, draft_id: int, user: users.User, message: str,
+    action: Callable[..., None], **words: str,
+) -> ResultOut:  # fmt: skip
+    """Run a review action; a refusal is a 409 with the reason."""
     try:
-        review.edit(request.app.state.sessions, draft_id, text=body.text, actor=user.username)
+        action(request.app.state.sessions, draft_id, actor=user.username, **words)
     except review.ReviewError as exc:
         raise HTTPException(409, str(exc)) from exc
-    return _result(request, draft_id, "saved")
+    return _result(request, draft_id, message)
+
+
+@router.post("/drafts/{draft_id}/edit")
+def edit(request: Request, draft_id: int, body: EditIn, user: ApiReviewer) -> ResultOut:
+    return _act(request, draft_id, user, "saved", review.edit, text=body.text)
 
 
 @router.post("/drafts/{draft_id}/reject")
 def reject(request: Request, draft_id: int, body: ReasonIn, user: ApiReviewer) -> ResultOut:
-    try:
-        review.reject(request.app.state.sessions, draft_id, reason=body.reason, actor=user.username)
-    except review.ReviewError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    return _result(request, draft_id, "rejected")
+    return _act(request, draft_id, user, "rejected", review.reject, reason=body.reason)
 
 
 @router.post("/drafts/{draft_id}/unskip")
 def unskip(request: Request, draft_id: int, body: ReasonIn, user: ApiReviewer) -> ResultOut:
-    try:
-        review.unskip(request.app.state.sessions, draft_id, reason=body.reason, actor=user.username)
-    except review.ReviewError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    return _result(request, draft_id, "pending again")
+    return _act(request, draft_id, user, "pending again", review.unskip, reason=body.reason)
 
 
 @router.post("/mentions/{mention_id}/corrections", status_code=201)

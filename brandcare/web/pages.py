@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -341,37 +342,39 @@ def approve(
     return RedirectResponse(f"/drafts/{draft_id}?done=first_approval", status_code=303)
 
 
+def _act(
+    request: Request, ws: users.WebSession, draft_id: int, done: str, action: Callable[..., None],
+    **words: str,
+) -> Response:  # fmt: skip
+    """Run a review action; show the draft with the reason if it is refused."""
+    try:
+        action(request.app.state.sessions, draft_id, actor=ws.user.username, **words)
+    except review.ReviewError as exc:
+        return _refused(request, ws, draft_id, exc, words.get("text"))
+    if done == "rejected":
+        return _after_action(request, draft_id, done)
+    return RedirectResponse(f"/drafts/{draft_id}?done={done}", status_code=303)
+
+
 @router.post("/drafts/{draft_id}/save")
 def save(
     request: Request, draft_id: int, ws: Reviewer, text: Annotated[str, Form()] = ""
 ) -> Response:
-    try:
-        review.edit(request.app.state.sessions, draft_id, text=text, actor=ws.user.username)
-    except review.ReviewError as exc:
-        return _refused(request, ws, draft_id, exc, text)
-    return RedirectResponse(f"/drafts/{draft_id}?done=saved", status_code=303)
+    return _act(request, ws, draft_id, "saved", review.edit, text=text)
 
 
 @router.post("/drafts/{draft_id}/reject")
 def reject(
     request: Request, draft_id: int, ws: Reviewer, reason: Annotated[str, Form()] = ""
 ) -> Response:
-    try:
-        review.reject(request.app.state.sessions, draft_id, reason=reason, actor=ws.user.username)
-    except review.ReviewError as exc:
-        return _refused(request, ws, draft_id, exc)
-    return _after_action(request, draft_id, "rejected")
+    return _act(request, ws, draft_id, "rejected", review.reject, reason=reason)
 
 
 @router.post("/drafts/{draft_id}/unskip")
 def unskip(
     request: Request, draft_id: int, ws: Reviewer, reason: Annotated[str, Form()] = ""
 ) -> Response:
-    try:
-        review.unskip(request.app.state.sessions, draft_id, reason=reason, actor=ws.user.username)
-    except review.ReviewError as exc:
-        return _refused(request, ws, draft_id, exc)
-    return RedirectResponse(f"/drafts/{draft_id}?done=unskipped", status_code=303)
+    return _act(request, ws, draft_id, "unskipped", review.unskip, reason=reason)
 
 
 @router.post("/drafts/{draft_id}/release")
