@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -96,6 +97,57 @@ class AlertEvent:
     observed: int
     expected: float
     deliveries: tuple[Delivery, ...] = ()
+
+
+class _History:
+    """Per-window counts a process has read already: the settled past is read once.
+
+    Judging a window needs four weeks of counts; reading them all every minute costs
+    seconds at a million mentions a month. Windows older than ``SETTLED_SLOTS`` (six
+    hours) are taken as final and kept; only the recent ones are read again each time.
+    A mention scored more than six hours after it was posted is missed by the baseline
+    of a long-running process (it still counts in its own window's judgement if recent).
+    """
+
+    SETTLED_SLOTS = 24
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str, int, str, str | None], tuple[int, int, dict[int, int]]] = {}
+
+    def series(
+        self, session: Session, brand: BrandRow, issue: str | None, known_from: int, slot: int
+    ) -> dict[int, int]:
+        # The brand's creation time too: a database emptied and refilled is a new history.
+        bind = session.get_bind()
+        url = str(bind.engine.url)
+        key = (url, brand.id, brand.created_at.isoformat(), issue)
+        brand_id = brand.id
+        settled = slot - self.SETTLED_SLOTS
+        with self._lock:
+            start, end, counts = self._kept.get(key, (known_from, known_from, {}))
+        if start > known_from or end > settled:  # a new brand's history, or a clock gone back
+            start, end, counts = known_from, known_from, {}
+        if end < settled:
+            counts = dict(counts)
+            counts.update(self._read(session, brand_id, issue, end, settled))
+            end = settled
+        counts = {s: n for s, n in counts.items() if s >= known_from}
+        with self._lock:
+            self._kept[key] = (known_from, end, counts)
+        recent = self._read(session, brand_id, issue, end, slot + 1)
+        return {**counts, **recent}
+
+    @staticmethod
+    def _read(
+        session: Session, brand_id: int, issue: str | None, lo: int, hi: int
+    ) -> dict[int, int]:
+        return aggregates.negative_series(
+            session, brand_id, start_of(lo), start_of(hi), WINDOW_SECONDS, issue=issue
+        )
+
+
+_history = _History()
 
 
 def _state(row: AlertRow | None) -> tuple[SpikeState, int | None]:
@@ -258,9 +310,7 @@ def judge(
     if first is None:
         return None
     known_from = max(slot_of(first), slot - HISTORY_DAYS * SLOTS_PER_DAY)
-    series = aggregates.negative_series(
-        session, brand.id, start_of(known_from), start_of(slot + 1), WINDOW_SECONDS, issue=issue
-    )
+    series = _history.series(session, brand, issue, known_from, slot)
     policy = AlertPolicy.of(brand)
     decision = step(series, slot, state, policy.detector(), known_from)
     if decision.action is None:

@@ -174,3 +174,21 @@ def test_quiet_hours_mute_all_but_critical_and_routing_follows_severity(
     pager = Notifier({"acme": [Channel(url=hook.url, min_severity="critical")]})
     assert pager.routes("acme", "high") == []
     assert len(pager.routes("acme", "critical")) == 1
+
+
+def test_the_history_kept_between_checks_matches_a_full_read(
+    factory: sessionmaker[Session], brand: int
+) -> None:
+    from brandcare.store import aggregates
+
+    slot = alerts.slot_of(NOW) - 1
+    known = slot - 5 * 96
+    with factory.begin() as s:
+        b = s.get(BrandRow, brand)
+        assert b is not None
+        first = alerts._history.series(s, b, None, known, slot)
+        add_scored(s, brand, [(NOW - dt.timedelta(minutes=20), "negative", "x")], prefix="late")
+        second = alerts._history.series(s, b, None, known, slot)
+        full = aggregates.negative_series(s, brand, start_of(known), start_of(slot + 1), 900)
+    assert second == full
+    assert sum(second.values()) == sum(first.values()) + 1
