@@ -7,7 +7,7 @@ plain and frozen so the renderers and the web page share them.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -100,33 +100,54 @@ def period_bounds(period: str, end: dt.datetime | None = None) -> tuple[dt.datet
 def build(
     session: Session, brand_slug: str, period: str, *, end: dt.datetime | None = None
 ) -> Digest:
-    """The digest of ``brand_slug`` for the ``period`` ending at ``end``."""
+    """The digest of ``brand_slug`` for the ``period`` ending at ``end``.
+
+    Two grouped scans carry every count (this period by platform, sentiment, issue and
+    time bucket; the previous one by sentiment and issue): at a million mentions a
+    month each scan is seconds, so the digest does not repeat them per figure.
+    """
     brand = session.scalars(select(BrandRow).where(BrandRow.slug == brand_slug)).first()
     if brand is None:
         known = ", ".join(session.scalars(select(BrandRow.slug).order_by(BrandRow.slug)))
         raise DigestError(f"no brand {brand_slug!r}; known brands: {known or 'none'}")
     start, stop = period_bounds(period, end)
     before = start - (stop - start)
-    sentiment = _sentiments(session, brand.id, start, stop)
-    previous = _sentiments(session, brand.id, before, start)
-    platforms: dict[str, dict[str, int]] = defaultdict(dict)
-    for platform, label, n in aggregates.counts_by(
-        session, brand.id, start, stop, MentionRow.platform, ScoreRow.sentiment
-    ):
-        platforms[str(platform)][str(label)] = int(n)
-    issues = _issues(session, brand.id, start, stop, before)
+    bucket_seconds = 3600 if period == "day" else 86400
+    bucket = aggregates.epoch_bucket(session, MentionRow.created_at, bucket_seconds)
+    now_rows = aggregates.counts_by(
+        session, brand.id, start, stop, MentionRow.platform, ScoreRow.sentiment, ScoreRow.issue,
+        bucket,
+    )  # fmt: skip
+    then_rows = aggregates.counts_by(
+        session, brand.id, before, start, ScoreRow.sentiment, ScoreRow.issue
+    )
+    sentiment: Counter[str] = Counter()
+    platforms: dict[str, Counter[str]] = defaultdict(Counter)
+    issues_now: Counter[str] = Counter()
+    negative: Counter[str] = Counter()
+    timeline: dict[int, Counter[str]] = defaultdict(Counter)
+    for platform, label, issue, b, n in now_rows:
+        sentiment[label] += n
+        platforms[platform][label] += n
+        issues_now[issue] += n
+        negative[issue] += n if label == "negative" else 0
+        timeline[int(b)][label] += n
+    previous: Counter[str] = Counter()
+    issues_then: Counter[str] = Counter()
+    for label, issue, n in then_rows:
+        previous[label] += n
+        issues_then[issue] += n
+    first, last = (
+        int(start.timestamp()) // bucket_seconds,
+        (int(stop.timestamp()) - 1) // bucket_seconds,
+    )
+    series = tuple(
+        (dt.datetime.fromtimestamp(b * bucket_seconds, dt.UTC), dict(timeline.get(b, {})))
+        for b in range(first, last + 1)
+    )
     reached = tuple(
         _example(m, s)
         for m, s in aggregates.top_mentions(session, brand.id, start, stop, sentiment="negative")
-    )
-    bucket = 3600 if period == "day" else 86400
-    timeline: dict[int, dict[str, int]] = defaultdict(dict)
-    for b, label, n in aggregates.sentiment_over_time(session, brand.id, start, stop, bucket):
-        timeline[b][label] = n
-    first, last = int(start.timestamp()) // bucket, (int(stop.timestamp()) - 1) // bucket
-    series = tuple(
-        (dt.datetime.fromtimestamp(b * bucket, dt.UTC), timeline.get(b, {}))
-        for b in range(first, last + 1)
     )
     return Digest(
         brand=brand.slug,
@@ -136,10 +157,10 @@ def build(
         end=stop,
         total=sum(sentiment.values()),
         previous_total=sum(previous.values()),
-        sentiment=sentiment,
-        previous_sentiment=previous,
-        by_platform=dict(platforms),
-        issues=issues,
+        sentiment=dict(sentiment),
+        previous_sentiment=dict(previous),
+        by_platform={p: dict(c) for p, c in platforms.items()},
+        issues=_issues(session, brand.id, start, stop, issues_now, issues_then, negative),
         reached_negative=reached,
         response=aggregates.response_stats(
             session, brand.id, start, stop, brand.sla_minutes, min(utcnow(), stop)
@@ -149,35 +170,21 @@ def build(
     )
 
 
-def _sentiments(
-    session: Session, brand_id: int, start: dt.datetime, end: dt.datetime
-) -> dict[str, int]:
-    rows = aggregates.counts_by(session, brand_id, start, end, ScoreRow.sentiment)
-    return {str(label): int(n) for label, n in rows}
-
-
 def _issues(
-    session: Session, brand_id: int, start: dt.datetime, end: dt.datetime, before: dt.datetime
+    session: Session,
+    brand_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: Counter[str],
+    then: Counter[str],
+    negative: Counter[str],
 ) -> tuple[IssueLine, ...]:
-    now = {
-        str(i): int(n)
-        for i, n in aggregates.counts_by(session, brand_id, start, end, ScoreRow.issue)
-    }
-    then = {
-        str(i): int(n)
-        for i, n in aggregates.counts_by(session, brand_id, before, start, ScoreRow.issue)
-    }
-    negative = {
-        str(i): int(n)
-        for i, n in aggregates.counts_by(
-            session, brand_id, start, end, ScoreRow.issue, sentiment="negative"
-        )
-    }
+    """The issues by volume, with a couple of the most-reached mentions for the top five."""
     lines = []
     ranked = sorted(now, key=lambda i: (-now[i], i))
     for rank, issue in enumerate(ranked):
         examples: tuple[Example, ...] = ()
-        if rank < 5 and issue != "none":
+        if rank < 5 and issue not in ("none", "chatter"):
             examples = tuple(
                 _example(m, s)
                 for m, s in aggregates.top_mentions(
