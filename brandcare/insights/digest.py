@@ -145,10 +145,8 @@ def build(
         (dt.datetime.fromtimestamp(b * bucket_seconds, dt.UTC), dict(timeline.get(b, {})))
         for b in range(first, last + 1)
     )
-    reached = tuple(
-        _example(m, s)
-        for m, s in aggregates.top_mentions(session, brand.id, start, stop, sentiment="negative")
-    )
+    top_negative, by_issue = aggregates.top_per_issue(session, brand.id, start, stop)
+    reached = tuple(_example(m, s) for m, s in top_negative)
     return Digest(
         brand=brand.slug,
         brand_name=brand.name,
@@ -160,7 +158,7 @@ def build(
         sentiment=dict(sentiment),
         previous_sentiment=dict(previous),
         by_platform={p: dict(c) for p, c in platforms.items()},
-        issues=_issues(session, brand.id, start, stop, issues_now, issues_then, negative),
+        issues=_issues(issues_now, issues_then, negative, by_issue),
         reached_negative=reached,
         response=aggregates.response_stats(
             session, brand.id, start, stop, brand.sla_minutes, min(utcnow(), stop)
@@ -171,27 +169,22 @@ def build(
 
 
 def _issues(
-    session: Session,
-    brand_id: int,
-    start: dt.datetime,
-    end: dt.datetime,
     now: Counter[str],
     then: Counter[str],
     negative: Counter[str],
+    examples: dict[str, list[tuple[MentionRow, ScoreRow]]],
 ) -> tuple[IssueLine, ...]:
     """The issues by volume, with a couple of the most-reached mentions for the top five."""
-    lines = []
     ranked = sorted(now, key=lambda i: (-now[i], i))
-    for rank, issue in enumerate(ranked):
-        examples: tuple[Example, ...] = ()
-        if rank < 5 and issue not in ("none", "chatter"):
-            examples = tuple(
-                _example(m, s)
-                for m, s in aggregates.top_mentions(
-                    session, brand_id, start, end, issue=issue, limit=2
-                )
-            )
-        lines.append(
-            IssueLine(issue, now[issue], then.get(issue, 0), negative.get(issue, 0), examples)
+    return tuple(
+        IssueLine(
+            issue,
+            now[issue],
+            then.get(issue, 0),
+            negative.get(issue, 0),
+            tuple(_example(m, s) for m, s in examples.get(issue, []))
+            if rank < 5 and issue not in ("none", "chatter")
+            else (),
         )
-    return tuple(lines)
+        for rank, issue in enumerate(ranked)
+    )

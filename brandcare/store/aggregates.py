@@ -125,6 +125,54 @@ def top_mentions(
     return [(m, s) for m, s in session.execute(stmt)]
 
 
+def top_per_issue(
+    session: Session,
+    brand_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    per_issue: int = 2,
+    negative: int = 5,
+) -> tuple[list[tuple[MentionRow, ScoreRow]], dict[str, list[tuple[MentionRow, ScoreRow]]]]:
+    """The most-reached negative mentions, and the most-reached mentions of each issue.
+
+    One scan with window functions (SQLite 3.25+ and PostgreSQL) instead of one sorted
+    scan per issue: at a week of a million-a-month brand that is seconds saved per issue.
+    """
+    reach = func.coalesce(MentionRow.author_followers, 0)
+    order = (reach.desc(), MentionRow.created_at.desc(), MentionRow.id)
+    ranked = (
+        select(
+            MentionRow.id.label("mention_id"),
+            ScoreRow.id.label("score_id"),
+            func.row_number().over(partition_by=ScoreRow.issue, order_by=order).label("in_issue"),
+            func.row_number()
+            .over(partition_by=ScoreRow.sentiment, order_by=order)
+            .label("in_sentiment"),
+        )
+        .select_from(MentionRow)
+        .join(ScoreRow, ScoreRow.mention_id == MentionRow.id)
+        .where(_scored(brand_id, start, end), MentionRow.deleted_at.is_(None))
+        .subquery()
+    )
+    rows = session.execute(
+        select(MentionRow, ScoreRow, ranked.c.in_issue, ranked.c.in_sentiment)
+        .join(ranked, ranked.c.mention_id == MentionRow.id)
+        .join(ScoreRow, ScoreRow.id == ranked.c.score_id)
+        .where(
+            (ranked.c.in_issue <= per_issue)
+            | ((ScoreRow.sentiment == "negative") & (ranked.c.in_sentiment <= negative))
+        )
+        .order_by(reach.desc(), MentionRow.created_at.desc(), MentionRow.id)
+    ).all()
+    top_negative = [(m, s) for m, s, _, k in rows if s.sentiment == "negative" and k <= negative]
+    by_issue: dict[str, list[tuple[MentionRow, ScoreRow]]] = {}
+    for m, s, k, _ in rows:
+        if k <= per_issue:
+            by_issue.setdefault(s.issue, []).append((m, s))
+    return top_negative, by_issue
+
+
 @dataclass(frozen=True)
 class ResponseStats:
     """How the care team answered the period's mentions."""
