@@ -14,17 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, func, select
+from sqlalchemy.orm import Session
 
 from brandcare.store.models import DraftRow, MentionRow, ReplyRow, ScoreRow
-
-_newer = aliased(ScoreRow)
-
-
-def _latest_score() -> ColumnElement[bool]:
-    """The score row is the mention's newest."""
-    return ~exists().where(_newer.mention_id == ScoreRow.mention_id, _newer.id > ScoreRow.id)
+from brandcare.store.queries import latest_score_of_mention
 
 
 def epoch_bucket(session: Session, column: Any, seconds: int) -> ColumnElement[int]:
@@ -40,8 +34,7 @@ def _scored(brand_id: int, start: dt.datetime, end: dt.datetime) -> ColumnElemen
         MentionRow.brand_id == brand_id,
         MentionRow.created_at >= start,
         MentionRow.created_at < end,
-        ScoreRow.mention_id == MentionRow.id,
-        _latest_score(),
+        latest_score_of_mention(),
     )
 
 

@@ -25,6 +25,7 @@ from brandcare.store.models import (
     ScoreRow,
     utcnow,
 )
+from brandcare.store.queries import latest_score_of_mention
 
 _draft_t: Table = DraftRow.__table__  # type: ignore[assignment]
 
@@ -84,12 +85,6 @@ class Claim:
     until: dt.datetime
 
 
-def _latest_scores() -> Select[int, int]:
-    return select(ScoreRow.mention_id, func.max(ScoreRow.id).label("score_id")).group_by(
-        ScoreRow.mention_id
-    )
-
-
 def _like(text: str) -> str:
     """A LIKE pattern matching ``text`` literally (``%`` and ``_`` in searches are text)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -97,13 +92,11 @@ def _like(text: str) -> str:
 
 
 def _base() -> _Lane:
-    latest = _latest_scores().subquery()
     return (
         select(DraftRow, MentionRow, ScoreRow, BrandRow, ReplyRow)
         .join(MentionRow, MentionRow.id == DraftRow.mention_id)
         .join(BrandRow, BrandRow.id == MentionRow.brand_id)
-        .outerjoin(latest, latest.c.mention_id == MentionRow.id)
-        .outerjoin(ScoreRow, ScoreRow.id == latest.c.score_id)
+        .outerjoin(ScoreRow, latest_score_of_mention())
         .outerjoin(ReplyRow, ReplyRow.draft_id == DraftRow.id)
     )
 
@@ -162,14 +155,13 @@ def lane_items(session: Session, f: InboxFilter) -> list[InboxItem]:
 
 def lane_counts(session: Session, f: InboxFilter) -> dict[str, int]:
     """How many drafts each lane holds under the same filters (the lane tabs' badges)."""
-    latest = _latest_scores().subquery()
     stmt = (
         select(DraftRow.state, func.count())
         .join(MentionRow, MentionRow.id == DraftRow.mention_id)
-        .outerjoin(latest, latest.c.mention_id == MentionRow.id)
-        .outerjoin(ScoreRow, ScoreRow.id == latest.c.score_id)
         .group_by(DraftRow.state)
     )
+    if f.sentiment or f.urgency_level:  # only these filters need the score
+        stmt = stmt.outerjoin(ScoreRow, latest_score_of_mention())
     stmt = stmt.where(*_narrowing(f))
     by_state = {str(state): int(n) for state, n in session.execute(stmt)}
     return {lane: sum(by_state.get(s, 0) for s in states) for lane, states in LANES.items()}

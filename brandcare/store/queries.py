@@ -20,13 +20,15 @@ from sqlalchemy import (
     CursorResult,
     Table,
     Update,
+    and_,
+    exists,
     func,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from brandcare.store.models import (
     DRAFT_STATES,
@@ -812,6 +814,23 @@ class QueueEntry:
     score: ScoreRow | None
 
 
+_newer_score = aliased(ScoreRow)
+
+
+def latest_score_of_mention() -> ColumnElement[bool]:
+    """Join condition: the mention's newest score (no newer one exists).
+
+    A correlated NOT EXISTS that the (mention, model version) index answers per row;
+    a GROUP BY over all scores would read the whole table on every inbox refresh.
+    """
+    return and_(
+        ScoreRow.mention_id == MentionRow.id,
+        ~exists().where(
+            _newer_score.mention_id == ScoreRow.mention_id, _newer_score.id > ScoreRow.id
+        ),
+    )
+
+
 def pending_queue(
     session: Session, limit: int = 50, *, brand_id: int | None = None
 ) -> list[QueueEntry]:
@@ -821,16 +840,10 @@ def pending_queue(
     urgency comes from the mention's latest score. Posts deleted on the platform are
     left out: there is nothing left to answer.
     """
-    latest = (
-        select(ScoreRow.mention_id, func.max(ScoreRow.id).label("score_id"))
-        .group_by(ScoreRow.mention_id)
-        .subquery()
-    )
     stmt = (
         select(DraftRow, MentionRow, ScoreRow)
         .join(MentionRow, MentionRow.id == DraftRow.mention_id)
-        .outerjoin(latest, latest.c.mention_id == MentionRow.id)
-        .outerjoin(ScoreRow, ScoreRow.id == latest.c.score_id)
+        .outerjoin(ScoreRow, latest_score_of_mention())
         .where(DraftRow.state == "pending", MentionRow.deleted_at.is_(None))
         .order_by(
             func.coalesce(ScoreRow.urgency, -1.0).desc(),
