@@ -345,6 +345,18 @@ def users_list() -> None:
 
 
 @app.command()
+def health() -> None:
+    """Check the database (and its schema), the broker and the model; exit 1 if not ok."""
+    from brandcare import health as checks
+
+    results = checks.run(_settings())
+    for c in results:
+        typer.echo(f"{'ok ' if c.ok else 'BAD'} {c.name:<9} {c.ms:>7.1f} ms  {c.detail}")
+    if not all(c.ok for c in results):
+        raise typer.Exit(1)
+
+
+@app.command()
 def digest(
     brand: Annotated[str, typer.Option(help="brand slug")],
     period: Annotated[str, typer.Option(help="day or week")] = "day",

@@ -77,6 +77,22 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.include_router(pages.router)
     app.include_router(api.router)
 
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> Response:
+        """For load balancers and compose: 200 when the database and broker answer, else
+        503; names and timings only (the details, which may hold hosts, stay in logs)."""
+        from fastapi.responses import JSONResponse
+
+        from brandcare import health
+
+        results = health.run(settings)
+        for c in results:
+            if not c.ok:
+                log.warning("health check %s failed: %s", c.name, c.detail)
+        ok = all(c.ok for c in results)
+        body = {"ok": ok, "checks": {c.name: {"ok": c.ok, "ms": c.ms} for c in results}}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
         if request.headers.get("hx-request"):

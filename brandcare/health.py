@@ -1,0 +1,89 @@
+"""Is this installation able to work: the database, its schema, the broker, the model.
+
+Shared by ``brandcare health`` (exit code 1 when something is wrong) and the web app's
+``/healthz`` (HTTP 503), which load balancers and compose health checks call. Answers
+name what failed and why, never a URL with its password.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from brandcare.config import Settings
+from brandcare.queue import redact
+from brandcare.store import make_engine, migrate
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    ms: float
+
+
+def _timed(name: str, fn) -> Check:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    try:
+        ok, detail = fn()
+    except Exception as exc:  # noqa: BLE001 (a health check reports every failure)
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return Check(name, ok, detail, round((time.perf_counter() - started) * 1000, 1))
+
+
+def _database(settings: Settings) -> tuple[bool, str]:
+    engine = make_engine(settings.database_url, connect_args={"connect_timeout": 5}
+                         if settings.database_url.startswith("postgresql") else {})  # fmt: skip
+    try:
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    current, head = migrate.current(settings.database_url), migrate.head()
+    if current != head:
+        return False, f"schema at {current or 'none'}, code needs {head}: run `brandcare migrate`"
+    return True, f"{redact(settings.database_url).split('?')[0]} at revision {head}"
+
+
+def _broker(settings: Settings) -> tuple[bool, str]:
+    url = settings.broker_url
+    if not url:
+        return True, "in-process (no broker URL)"
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+        return True, redact(url)
+    if url.startswith(("amqp://", "amqps://")):
+        import pika  # type: ignore[import-untyped]
+
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+        return True, redact(url)
+    return False, f"unsupported broker URL {redact(url)}"
+
+
+def _model(settings: Settings) -> tuple[bool, str]:
+    import sentiment  # the package only: the artifacts module would import torch
+
+    folder = (
+        settings.model_dir or Path(sentiment.__file__).resolve().parent.parent / "models" / "scorer"
+    )
+    files = sorted(p.name for p in folder.glob("*")) if folder.is_dir() else []
+    if not files:
+        return (
+            False,
+            f"no scorer artifacts in {folder}: run `brandcare train` or set BRANDCARE_MODEL_DIR",
+        )
+    return True, f"{folder} ({len(files)} files)"
+
+
+def run(settings: Settings) -> list[Check]:
+    return [
+        _timed("database", lambda: _database(settings)),
+        _timed("broker", lambda: _broker(settings)),
+        _timed("model", lambda: _model(settings)),
+    ]
