@@ -12,11 +12,12 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -208,27 +209,36 @@ def _inbox_context(
     }
 
 
-@router.get("/inbox")
-def inbox_page(
-    request: Request, ws: Browser,
-    lane: str = "pending", brand: str = "", platform: str = "",
-    sentiment: str = "", urgency: str = "", q: str = "",
-) -> HTMLResponse:  # fmt: skip
+@dataclass(frozen=True)
+class InboxQuery:
+    """The inbox's query parameters (FastAPI reads them from this signature)."""
+
+    lane: str = "pending"
+    brand: str = ""
+    platform: str = ""
+    sentiment: str = ""
+    urgency: str = ""
+    q: str = ""
+
+
+Params = Annotated[InboxQuery, Depends()]
+
+
+def _inbox(request: Request, ws: users.WebSession, p: InboxQuery, template: str) -> HTMLResponse:
     with tx(request) as s:
-        ctx = _inbox_context(s, ws, lane, brand, platform, sentiment, urgency, q)
-        return render(request, "inbox.html", ctx)
+        ctx = _inbox_context(s, ws, p.lane, p.brand, p.platform, p.sentiment, p.urgency, p.q)
+        return render(request, template, ctx)
+
+
+@router.get("/inbox")
+def inbox_page(request: Request, ws: Browser, p: Params) -> HTMLResponse:
+    return _inbox(request, ws, p, "inbox.html")
 
 
 @router.get("/inbox/rows")
-def inbox_rows(
-    request: Request, ws: Browser,
-    lane: str = "pending", brand: str = "", platform: str = "",
-    sentiment: str = "", urgency: str = "", q: str = "",
-) -> HTMLResponse:  # fmt: skip
+def inbox_rows(request: Request, ws: Browser, p: Params) -> HTMLResponse:
     """The lanes and the table alone: HTMX polls this so new drafts appear without a reload."""
-    with tx(request) as s:
-        ctx = _inbox_context(s, ws, lane, brand, platform, sentiment, urgency, q)
-        return render(request, "_queue.html", ctx)
+    return _inbox(request, ws, p, "_queue.html")
 
 
 def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str, Any]:
