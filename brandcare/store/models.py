@@ -311,6 +311,8 @@ class DraftRow(Base):
     __tablename__ = "draft"
     __table_args__ = (
         Index("ix_draft_state", "state"),
+        # The inbox's sent, failed and rejected lanes: latest activity first.
+        Index("ix_draft_state_updated_at", "state", "updated_at"),
         CheckConstraint(_check_in("state", DRAFT_STATES), name="state"),
     )
 
