@@ -201,10 +201,7 @@ def unskip(sessions: sessionmaker[Session], draft_id: int, *, reason: str, actor
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
-    try:
-        return runtime.pipeline().sessions
-    except runtime.NotConfiguredError:
-        return runtime.configure(settings).sessions
+    return runtime.ensure(settings).sessions
 
 
 def send_approved(settings: Settings, draft_id: int) -> str:
@@ -217,11 +214,7 @@ def send_approved(settings: Settings, draft_id: int) -> str:
 
         tasks.send_draft.send(draft_id)
         return "queued for sending"
-    try:
-        pipeline = runtime.pipeline()
-    except runtime.NotConfiguredError:
-        pipeline = runtime.configure(settings)
-    outcome: SendOutcome | None = pipeline.send(draft_id)
+    outcome: SendOutcome | None = runtime.ensure(settings).send(draft_id)
     if outcome is None:
         return "another worker is sending it"
     where = f" ({outcome.posted.url})" if outcome.posted else ""

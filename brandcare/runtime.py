@@ -60,6 +60,14 @@ def configure(
     return pipeline
 
 
+def ensure(settings: Settings) -> Pipeline:
+    """The configured pipeline, configuring it from ``settings`` on first use (CLI, web)."""
+    try:
+        return pipeline()
+    except NotConfiguredError:
+        return configure(settings)
+
+
 def pipeline() -> Pipeline:
     """The configured pipeline."""
     found = _state.get("pipeline")

@@ -10,7 +10,6 @@ answers without a sort.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,42 +79,6 @@ def counts_by(
     if sentiment is not None:
         stmt = stmt.where(ScoreRow.sentiment == sentiment)
     return [tuple(row) for row in session.execute(stmt)]
-
-
-def sentiment_over_time(
-    session: Session, brand_id: int, start: dt.datetime, end: dt.datetime, bucket_seconds: int
-) -> list[tuple[int, str, int]]:
-    """(bucket, sentiment, count) for the chart of sentiment over time."""
-    bucket = epoch_bucket(session, MentionRow.created_at, bucket_seconds).label("bucket")
-    rows = counts_by(session, brand_id, start, end, bucket, ScoreRow.sentiment)
-    return [(int(b), str(s), int(n)) for b, s, n in rows]
-
-
-def top_mentions(
-    session: Session,
-    brand_id: int,
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    sentiment: str | None = None,
-    issue: str | None = None,
-    limit: int = 5,
-) -> Sequence[tuple[MentionRow, ScoreRow]]:
-    """The mentions most people saw: the largest reach first, then the most recent."""
-    stmt = (
-        select(MentionRow, ScoreRow)
-        .join(ScoreRow, ScoreRow.mention_id == MentionRow.id)
-        .where(_scored(brand_id, start, end), MentionRow.deleted_at.is_(None))
-        .order_by(
-            func.coalesce(MentionRow.author_followers, 0).desc(), MentionRow.created_at.desc()
-        )
-        .limit(limit)
-    )
-    if sentiment is not None:
-        stmt = stmt.where(ScoreRow.sentiment == sentiment)
-    if issue is not None:
-        stmt = stmt.where(ScoreRow.issue == issue)
-    return [(m, s) for m, s in session.execute(stmt)]
 
 
 def top_per_issue(

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brandcare import runtime
 from brandcare.config import Settings
+from brandcare.review import send_approved
 from brandcare.web import api, pages
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 
@@ -30,23 +31,18 @@ SendDispatch = Callable[[int], None]
 
 
 def background_sender(settings: Settings) -> SendDispatch:
-    """Through the broker when there is one, else one background thread in this process."""
+    """Through the broker when there is one (enqueueing is quick), else one background
+    thread in this process: either way the request never waits on a platform."""
     if settings.broker_url:
-        from brandcare.queue import use_broker
-
-        use_broker(settings.broker_url)
-        from brandcare import tasks
-
-        def enqueue(draft_id: int) -> None:
-            tasks.send_draft.send(draft_id)
-
-        return enqueue
+        return lambda draft_id: log.info(
+            "draft %d: %s", draft_id, send_approved(settings, draft_id)
+        )
     pool = ThreadPoolExecutor(1, thread_name_prefix="brandcare-send")
 
     def send_here(draft_id: int) -> None:
         def run() -> None:
             try:
-                runtime.pipeline().send(draft_id)
+                log.info("draft %d: %s", draft_id, send_approved(settings, draft_id))
             except Exception:  # the sweep retries; the agent sees the state in the page
                 log.exception("sending draft %d failed; the scheduler's sweep will retry", draft_id)
 
@@ -57,10 +53,7 @@ def background_sender(settings: Settings) -> SendDispatch:
 
 def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastAPI:
     """The web app over the configured pipeline's database."""
-    try:
-        pipeline = runtime.pipeline()
-    except runtime.NotConfiguredError:
-        pipeline = runtime.configure(settings)
+    pipeline = runtime.ensure(settings)
     app = FastAPI(
         title="brandcare",
         summary="Social care inbox: review, edit and approve drafted replies.",

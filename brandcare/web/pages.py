@@ -164,6 +164,7 @@ def login(
         user = users.authenticate(s, username, password)
         if user is None:
             return _login_form(request, next, "Wrong username or password.", 401)
+        users.purge_sessions(s)  # expired ones of everyone: the table stays small
         cookie, _ = users.start_session(s, user, dt.timedelta(hours=conf.web_session_hours))
     response = RedirectResponse(login_redirect_target(next), status_code=303)
     set_session_cookie(response, cookie, conf)
@@ -354,14 +355,17 @@ def approve(
 
 def _act(
     request: Request, ws: users.WebSession, draft_id: int, done: str, action: Callable[..., None],
-    **words: str,
+    *, move_on: bool = False, **words: str,
 ) -> Response:  # fmt: skip
-    """Run a review action; show the draft with the reason if it is refused."""
+    """Run a review action; show the draft with the reason if it is refused.
+
+    ``move_on``: the draft is finished with, so open the next one; otherwise stay on it.
+    """
     try:
         action(request.app.state.sessions, draft_id, actor=ws.user.username, **words)
     except review.ReviewError as exc:
         return _refused(request, ws, draft_id, exc, words.get("text"))
-    if done == "rejected":
+    if move_on:
         return _after_action(request, draft_id, done)
     return RedirectResponse(f"/drafts/{draft_id}?done={done}", status_code=303)
 
@@ -377,7 +381,7 @@ def save(
 def reject(
     request: Request, draft_id: int, ws: Reviewer, reason: Annotated[str, Form()] = ""
 ) -> Response:
-    return _act(request, ws, draft_id, "rejected", review.reject, reason=reason)
+    return _act(request, ws, draft_id, "rejected", review.reject, move_on=True, reason=reason)
 
 
 @router.post("/drafts/{draft_id}/unskip")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Annotated
 from urllib.parse import quote
@@ -156,7 +155,6 @@ Posting = Annotated[users.WebSession, Depends(check_csrf)]
 Reviewer = Annotated[users.WebSession, Depends(check_review_csrf)]
 Admin = Annotated[users.WebSession, Depends(check_admin_csrf)]
 ReadAdmin = Annotated[users.WebSession, Depends(admin)]
-ReadReviewer = Annotated[users.WebSession, Depends(reviewer)]
 
 
 def api_user(request: Request) -> users.User:
@@ -211,6 +209,3 @@ def login_redirect_target(next_url: str | None) -> str:
 
 def login_url(next_url: str) -> str:
     return "/login?next=" + quote(next_url, safe="")
-
-
-Handler = Callable[[Request], Awaitable[Response]]
