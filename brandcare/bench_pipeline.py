@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +43,9 @@ class Run:
         return self.mentions / self.seconds
 
 
-def write_stream(path: Path, n: int) -> None:
-    """N mentions for one brand, texts cycled from the demo sample, unique ids."""
+def write_stream(path: Path, n: int, prefix: str = "bench") -> None:
+    """N mentions for one brand, texts cycled from the demo sample, unique ids
+    (``prefix``-0, ...: streams with different prefixes never collide)."""
     sample = [
         json.loads(line)
         for line in (sample_dir() / "demo_mentions.jsonl").read_text().splitlines()
@@ -60,7 +56,7 @@ def write_stream(path: Path, n: int) -> None:
         for i in range(n):
             row = dict(sample[i % len(sample)])
             row.update(
-                id=f"bench-{i}",
+                id=f"{prefix}-{i}",
                 brand="bench",
                 created_at=(start + dt.timedelta(seconds=i)).isoformat(),
             )
@@ -69,7 +65,8 @@ def write_stream(path: Path, n: int) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _prepare(url: str, stream: Path) -> sessionmaker[Session]:
+def prepare(url: str, *streams: Path) -> sessionmaker[Session]:
+    """Migrate ``url`` and add the bench brand with one replay query per stream."""
     migrate.upgrade(url)
     sessions = session_factory(make_engine(url))
     spec = BrandSpec(
@@ -77,6 +74,7 @@ def _prepare(url: str, stream: Path) -> sessionmaker[Session]:
         name="Bench Air",
         queries=[
             QuerySpec(platform="replay", kind="replay", terms=str(stream), interval_seconds=5)
+            for stream in streams
         ],
     )
     with transaction(sessions) as s:
@@ -118,7 +116,7 @@ def run_embedded(n: int, workdir: Path) -> Run:
     stream = workdir / "embedded.jsonl"
     write_stream(stream, n)
     url = f"sqlite:///{workdir / 'bench.db'}"
-    sessions = _prepare(url, stream)
+    sessions = prepare(url, stream)
     settings = Settings(database_url=url, broker_url=None)
     broker = setup_broker(None)
     pipeline = runtime.configure(settings)
@@ -148,71 +146,31 @@ def run_embedded(n: int, workdir: Path) -> Run:
 
 def run_servers(n: int, workdir: Path, postgres: str, redis: str, processes: int) -> Run:
     """PostgreSQL + Redis with ``processes`` Dramatiq worker processes and the scheduler."""
-    import psycopg
-    import redis as redis_client
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
+    from brandcare.bench_servers import (
+        deployment_env,
+        flush_redis,
+        spawn_cli,
+        stop_group,
+        throwaway_database,
+    )
 
-    name = f"brandcare_bench_{uuid.uuid4().hex[:8]}"
-    server = make_url(postgres)
-    libpq = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    redis_client.Redis.from_url(redis).flushdb()
+    flush_redis(redis)
     stream = workdir / "servers.jsonl"
     write_stream(stream, n)
-    sessions = _prepare(url, stream)
-    env = dict(
-        os.environ,
-        BRANDCARE_DATABASE_URL=url,
-        BRANDCARE_BROKER_URL=redis,
-        BRANDCARE_SCORE_THREADS="1",
-        BRANDCARE_LOG_LEVEL="WARNING",
-    )
-    log = (workdir / "procs.log").open("ab")
-    procs = [
-        subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
-            [
-                sys.executable,
-                "-m",
-                "brandcare.cli",
-                "worker",
-                "--processes",
-                str(processes),
-                "--threads",
-                "2",
-            ],
-            env=env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        ),
-    ]
-    try:
-        time.sleep(8)  # let every worker process load the model before the stream starts
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "brandcare.cli", "run", "--tick", "0.2"],
-                env=env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        )
-        deadline = time.monotonic() + 1800
-        while _done(sessions) < n and time.monotonic() < deadline:
-            time.sleep(0.5)
-        first, last, p50, p95 = _latencies(sessions)
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        log.close()
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with throwaway_database(postgres) as url, (workdir / "procs.log").open("ab") as log:
+        sessions = prepare(url, stream)
+        env = deployment_env(url, redis)
+        procs = [spawn_cli(["worker", "--processes", str(processes), "--threads", "2"], env, log)]
+        try:
+            time.sleep(8)  # let every worker process load the model before the stream starts
+            procs.append(spawn_cli(["run", "--tick", "0.2"], env, log))
+            deadline = time.monotonic() + 1800
+            while _done(sessions) < n and time.monotonic() < deadline:
+                time.sleep(0.5)
+            first, last, p50, p95 = _latencies(sessions)
+        finally:
+            for proc in procs:
+                stop_group(proc)
     return Run(f"PostgreSQL + Redis ({processes} worker processes)", n, last - first, p50, p95)
 
 
