@@ -74,6 +74,10 @@ def parse_lines(lines: Iterable[str]) -> list[ScoreRequest]:
             value: Any = json.loads(raw)
         except json.JSONDecodeError as exc:
             problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
+        except ValueError:  # valid syntax, but a number of more than 4,300 digits
+            problem = "not readable JSON (a number is too long)"
+        except RecursionError:
+            problem = "not readable JSON (nested too deeply)"
         else:
             if not isinstance(value, dict):
                 problem = f"expected a JSON object, got {type(value).__name__}"

@@ -12,11 +12,23 @@ from typing import Any
 _WHITESPACE = re.compile(r"\s+")
 _URL = re.compile(r"https?://\S+")
 _LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
+# NUL (PostgreSQL text refuses it) and surrogate code points (half an emoji from a
+# broken "\ud83d" escape, which JSON parsers let through): no UTF-8 database stores them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC (a function so tests can see one place)."""
     return dt.datetime.now(dt.UTC)
+
+
+def storable(text: str) -> str:
+    """``text`` with NUL and lone surrogates replaced by U+FFFD, everything else as posted.
+
+    Either would make the database refuse the whole page it arrived in (the query would
+    then never get past it); a replacement character keeps the post readable for agents.
+    """
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
 
 
 def header_int(headers: Mapping[str, str], name: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,7 +22,14 @@ import praw.exceptions
 import prawcore
 import requests
 
-from listener._common import header_int, install_redaction, json_safe, same_text, utcnow
+from listener._common import (
+    header_int,
+    install_redaction,
+    json_safe,
+    same_text,
+    storable,
+    utcnow,
+)
 from listener.base import Author, Mention, Page, PostedReply, Query, RateLimit
 from listener.errors import (
     AuthError,
@@ -44,6 +52,7 @@ _DEFAULT_RETRY_AFTER = 60.0
 _FIND_REPLY_LIMIT = 100
 _CONTEXT_LINK = re.compile(r"/comments/([a-z0-9]+)/", re.IGNORECASE)
 _MINUTES = re.compile(r"(\d+)\s*(minute|second)", re.IGNORECASE)
+_FULLNAME = re.compile(r"t\d_[a-z0-9]+")
 
 T = TypeVar("T")
 
@@ -63,7 +72,7 @@ class RedditCursor:
     def decode(cls, value: str) -> RedditCursor:
         """Parse ``encode``'s string; ValueError when it is not one."""
         fullname, sep, created = value.partition("@")
-        if not sep or not re.fullmatch(r"t\d_[a-z0-9]+", fullname):
+        if not sep or not _FULLNAME.fullmatch(fullname):
             raise ValueError(f"not a reddit cursor: {value!r}")
         return cls(fullname, float(created))
 
@@ -221,8 +230,9 @@ def _permalink(fields: Mapping[str, Any]) -> str | None:
 def item_to_mention(fields: Mapping[str, Any]) -> Mention | None:
     """A listing item's fields as a ``Mention``; None (logged) when required ones are missing.
 
-    Required: ``name`` (the fullname), ``created_utc``, and a ``body`` (comments) or
-    ``title`` (submissions).
+    Required: ``name`` (the fullname), a readable ``created_utc``, and a ``body``
+    (comments) or ``title`` (submissions). Text is kept as posted, except for what no
+    database can store (``storable``).
     """
     fullname = fields.get("name")
     created = fields.get("created_utc")
@@ -255,32 +265,45 @@ def item_to_mention(fields: Mapping[str, Any]) -> Mention | None:
     assert isinstance(fullname, str)
     assert isinstance(created, int | float)
     assert text is not None
+    created_at = _timestamp(created)
+    if created_at is None:
+        log.warning("skipping %s item %s: unreadable created_utc", PLATFORM, fullname)
+        return None
     permalink = _permalink(fields)
     author = fields.get("author")
-    handle = str(author) if author is not None else "[deleted]"
+    handle = storable(str(author)) if author is not None else "[deleted]"
     link_id = fields.get("link_id")
     if not isinstance(link_id, str):
         context = fields.get("context")
         found = _CONTEXT_LINK.search(context) if isinstance(context, str) else None
         link_id = f"t3_{found.group(1)}" if found else (fullname if is_submission else None)
     parent = fields.get("parent_id")
+    fullname = storable(fullname)
     return Mention(
         platform=PLATFORM,
         external_id=fullname,
-        text=text,
+        text=storable(text),
         author=Author(
-            id=str(fields.get("author_fullname") or handle),
+            id=storable(str(fields.get("author_fullname") or handle)),
             handle=handle,
             name=handle,
             followers=None,  # Reddit has no follower counts for ordinary accounts
         ),
-        created_at=dt.datetime.fromtimestamp(float(created), dt.UTC),
-        url=f"{WEB_URL}{permalink}" if permalink else f"{WEB_URL}/{fullname}",
-        conversation_id=link_id,
-        in_reply_to_id=parent if isinstance(parent, str) else None,
+        created_at=created_at,
+        url=storable(f"{WEB_URL}{permalink}" if permalink else f"{WEB_URL}/{fullname}"),
+        conversation_id=storable(link_id) if link_id else None,
+        in_reply_to_id=storable(parent) if isinstance(parent, str) else None,
         lang=None,
         raw=json_safe(fields),
     )
+
+
+def _timestamp(created: float) -> dt.datetime | None:
+    """``created_utc`` as an aware datetime; None for NaN, infinity or beyond year 9999."""
+    try:
+        return dt.datetime.fromtimestamp(float(created), dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 class _Meter:
@@ -406,7 +429,15 @@ class RedditSource:
             for fields in self._guard(_iter_fields(listing), action="poll"):
                 reads += 1
                 fullname, created = fields.get("name"), fields.get("created_utc")
-                if isinstance(fullname, str) and isinstance(created, int | float):
+                # Only a position the next poll can decode and compare goes into the
+                # cursor: an odd name would pause the query as a "bad cursor", and an
+                # infinite time would cover every later item.
+                if (
+                    isinstance(fullname, str)
+                    and _FULLNAME.fullmatch(fullname)
+                    and isinstance(created, int | float)
+                    and math.isfinite(created)
+                ):
                     if cursor is not None and cursor.covers(fullname, float(created)):
                         break
                     if newest is None or float(created) > newest.created_utc:
@@ -561,6 +592,14 @@ class RedditSource:
                 return
             except _VENDOR_ERRORS as exc:
                 raise translate_error(exc, action=action) from exc
+            except (AttributeError, TypeError, KeyError, IndexError) as exc:
+                # praw builds its objects from whatever JSON came back: a listing of an
+                # unexpected shape fails inside it with Python's own errors.
+                raise MalformedPayloadError(
+                    f"Reddit sent a listing praw cannot read ({type(exc).__name__}: "
+                    f"{str(exc)[:200]})",
+                    platform=PLATFORM,
+                ) from exc
             yield item
 
 

@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
 )
 
-from listener._common import same_text, utcnow
+from listener._common import same_text, storable, utcnow
 from listener.base import Author, Mention, Page, PostedReply, Query
 from listener.errors import MalformedPayloadError, PermanentSourceError
 
@@ -53,7 +53,7 @@ class ReplayLine(BaseModel):
     text: str
     author: str = Field(default="anonymous", validation_alias=AliasChoices("author", "handle"))
     author_name: str | None = None
-    followers: Annotated[int, Field(ge=0)] | None = None
+    followers: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
     created_at: dt.datetime | None = None
     conversation_id: str | None = None
     url: str | None = None
@@ -68,7 +68,10 @@ class ReplayLine(BaseModel):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:  # pydantic reports a ValueError as this field's problem
+            raise ValueError("out of range once moved to UTC") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +196,7 @@ class ReplaySource:
             try:
                 created = json.loads(raw).get("created_at") if raw.strip() else None
                 when = dt.datetime.fromisoformat(created) if isinstance(created, str) else None
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 continue  # the line is reported when it is released
             if when is not None and when.tzinfo is not None and (newest is None or when > newest):
                 newest = when
@@ -325,6 +328,16 @@ def _parse(raw: str, path: Path, number: int) -> ReplayLine:
         raise MalformedPayloadError(
             f"{path}:{number}: not JSON ({exc.msg})", platform=PLATFORM
         ) from exc
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number; nesting too deep
+        raise MalformedPayloadError(
+            f"{path}:{number}: not readable JSON ({type(exc).__name__}: {str(exc)[:120]})",
+            platform=PLATFORM,
+        ) from exc
+    if isinstance(data, dict):
+        # pydantic refuses a string holding half an emoji, and no database stores one
+        # (or NUL): the platforms' sources keep such a post with U+FFFD in their place,
+        # and so does the replay.
+        data = {k: storable(v) if isinstance(v, str) else v for k, v in data.items()}
     try:
         return ReplayLine.model_validate(data)
     except ValidationError as exc:

@@ -22,7 +22,14 @@ import requests
 import tweepy  # type: ignore[import-untyped]  # tweepy ships no type information
 from requests.adapters import HTTPAdapter
 
-from listener._common import header_int, install_redaction, json_safe, same_text, utcnow
+from listener._common import (
+    header_int,
+    install_redaction,
+    json_safe,
+    same_text,
+    storable,
+    utcnow,
+)
 from listener.base import Author, Mention, Page, PostedReply, Query, RateLimit
 from listener.errors import (
     AuthError,
@@ -59,6 +66,10 @@ _FIND_REPLY_PAGES = 3
 # When a 429 carries no reset header, wait one X rate-limit window's worth at most.
 _DEFAULT_RETRY_AFTER = 60.0
 _DIGITS = re.compile(r"^\d+$")
+# X ids are unsigned 64-bit snowflakes: at most 20 digits.
+_TWEET_ID = re.compile(r"^\d{1,20}$")
+# What a BigInteger column holds; a larger "follower count" is garbage, not reach.
+_MAX_FOLLOWERS = 2**63 - 1
 # The platform's words for "this reply can never be posted" (a 403 that is not about
 # credentials): replies limited by the author, deleted or hidden tweets, duplicates.
 _REPLY_REFUSAL = re.compile(
@@ -199,7 +210,9 @@ def tweet_to_mention(
     """One API v2 tweet as a ``Mention``, or None (logged) when required fields are missing.
 
     One odd tweet must not lose the whole page, so it is skipped, not raised. Required:
-    ``id``, ``text``, ``author_id`` and a readable ``created_at``.
+    a numeric ``id``, ``text``, ``author_id`` and a readable ``created_at``; optional
+    fields of the wrong type are left out. The text is kept as posted, except for what
+    no database can store (``storable``).
     """
     tweet_id = tweet.get("id")
     text = tweet.get("text")
@@ -223,43 +236,60 @@ def tweet_to_mention(
     assert isinstance(text, str)
     assert isinstance(author_id, str)
     assert isinstance(created_raw, str)
+    if not _TWEET_ID.match(tweet_id):
+        log.warning("skipping %s tweet %r: not a tweet id", PLATFORM, tweet_id[:40])
+        return None
     try:
         created_at = dt.datetime.fromisoformat(created_raw)
-    except ValueError:
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=dt.UTC)
+        created_at = created_at.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved to UTC
         log.warning("skipping %s tweet %s: unreadable created_at", PLATFORM, tweet_id)
         return None
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=dt.UTC)
 
-    user = users.get(author_id) or {}
+    user = users.get(author_id)
+    if not isinstance(user, Mapping):
+        user = {}
     metrics = user.get("public_metrics") or {}
     followers = metrics.get("followers_count") if isinstance(metrics, Mapping) else None
-    handle = str(user.get("username") or "")
+    handle = storable(str(user.get("username") or ""))
     author = Author(
-        id=author_id,
+        id=storable(author_id),
         handle=handle,
-        name=str(user.get("name") or ""),
-        followers=followers if isinstance(followers, int) else None,
-        verified=bool(user.get("verified", False)),
+        name=storable(str(user.get("name") or "")),
+        followers=followers if _is_count(followers) else None,
+        verified=user.get("verified") is True,
     )
     in_reply_to = None
-    for ref in tweet.get("referenced_tweets") or []:
+    references = tweet.get("referenced_tweets")
+    for ref in references if isinstance(references, list) else []:
         if isinstance(ref, Mapping) and ref.get("type") == "replied_to":
-            in_reply_to = str(ref.get("id"))
-    conversation = tweet.get("conversation_id")
+            in_reply_to = _id_or_none(ref.get("id"))
     lang = tweet.get("lang")
     return Mention(
         platform=PLATFORM,
         external_id=tweet_id,
-        text=text,
+        text=storable(text),
         author=author,
-        created_at=created_at.astimezone(dt.UTC),
+        created_at=created_at,
         url=tweet_url(handle, tweet_id),
-        conversation_id=str(conversation) if conversation else None,
+        conversation_id=_id_or_none(tweet.get("conversation_id")),
         in_reply_to_id=in_reply_to,
-        lang=str(lang) if lang else None,
+        lang=storable(lang) if isinstance(lang, str) and lang else None,
         raw=json_safe({"tweet": tweet, "author": user or None}),
     )
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_FOLLOWERS
+
+
+def _id_or_none(value: object) -> str | None:
+    """A referenced tweet's id (X sends strings; an int is read too), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and _TWEET_ID.match(value) else None
 
 
 class TwitterSource:
@@ -367,31 +397,18 @@ class TwitterSource:
             response = self._call(functools.partial(fetch, **params), action="poll")
             requests_made += 1
             rate_limit = parse_rate_limit(response.headers) or rate_limit
-            payload = _json_object(response)
-            tweets = payload.get("data") or []
-            includes = payload.get("includes") or {}
-            if not isinstance(tweets, list) or not isinstance(includes, Mapping):
-                raise MalformedPayloadError(
-                    f"X page for query {query.id} has no tweet list", platform=PLATFORM
-                )
-            users = {
-                str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, Mapping)
-            }
+            tweets, users, token = _page_parts(_json_object(response), query.id)
             for tweet in tweets:
                 if not isinstance(tweet, Mapping):
-                    log.warning("skipping %s item that is not a tweet: %r", PLATFORM, tweet)
+                    log.warning("skipping %s item that is not a tweet: %.200r", PLATFORM, tweet)
                     continue
                 reads += 1
                 tweet_id = str(tweet.get("id", ""))
-                if _DIGITS.match(tweet_id):
+                if _TWEET_ID.match(tweet_id):
                     newest = max(newest, int(tweet_id))
                 mention = tweet_to_mention(tweet, users)
                 if mention is not None:
                     mentions.append(mention)
-            for error in payload.get("errors") or []:
-                log.info("%s query %s: partial error %r", PLATFORM, query.id, error)
-            meta = payload.get("meta") or {}
-            token = meta.get("next_token") if isinstance(meta, Mapping) else None
             if not token:
                 break
             if reads >= limit and since is None:
@@ -607,6 +624,30 @@ class TwitterSource:
             return fn()
         except (tweepy.TweepyException, requests.RequestException, ValueError) as exc:
             raise translate_error(exc, action=action) from exc
+
+
+def _page_parts(
+    payload: Mapping[str, Any], query_id: int
+) -> tuple[list[Any], dict[str, Mapping[str, Any]], str | None]:
+    """A page's tweets, its authors by id, and the next page's token (None at the end).
+
+    A page whose lists are not lists is malformed as a whole; odd items inside them are
+    left to ``tweet_to_mention``.
+    """
+    tweets = payload.get("data") or []
+    includes = payload.get("includes") or {}
+    included = (includes.get("users") or []) if isinstance(includes, Mapping) else None
+    if not isinstance(tweets, list) or not isinstance(included, list):
+        raise MalformedPayloadError(
+            f"X page for query {query_id} has no tweet list or no user list", platform=PLATFORM
+        )
+    errors = payload.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        log.info("%s query %s: partial error %.500r", PLATFORM, query_id, error)
+    meta = payload.get("meta") or {}
+    token = meta.get("next_token") if isinstance(meta, Mapping) else None
+    users = {str(u.get("id")): u for u in included if isinstance(u, Mapping)}
+    return tweets, users, token if isinstance(token, str) and token else None
 
 
 def _json_object(response: requests.Response) -> Mapping[str, Any]:
