@@ -34,7 +34,7 @@ app.add_typer(alerts_app, name="alerts")
 
 def _settings() -> Settings:
     settings = Settings()
-    logs.configure(settings.log_level, settings.log_format)
+    logs.setup(settings)
     return settings
 
 
@@ -472,6 +472,9 @@ def feedback_export(
 def run(
     tick: Annotated[float, typer.Option(help="seconds between scheduler ticks")] = 1.0,
     threads: Annotated[int, typer.Option(help="in-process worker threads (no broker URL)")] = 2,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve /metrics on this port (BRANDCARE_METRICS_PORT)")
+    ] = None,
 ) -> None:
     """The production pipeline: the scheduler, plus in-process workers without a broker URL.
 
@@ -480,13 +483,17 @@ def run(
     import datetime as dt
     import time
 
-    from brandcare import runtime
+    from brandcare import metrics_http, runtime
     from brandcare.queue import setup_broker
     from brandcare.schedule import Enqueue, Scheduler
 
     settings = _settings()
     broker = setup_broker(settings.broker_url)
     pipeline = runtime.configure(settings)
+    try:
+        metrics_http.start(settings, metrics_port, pipeline.sessions)
+    except (OSError, metrics_http.MetricsExposureError) as exc:
+        raise _fail(f"cannot serve metrics: {exc}") from exc
     from brandcare import tasks
 
     scheduler = Scheduler(
@@ -530,6 +537,10 @@ def worker(
     processes: Annotated[int, typer.Option(help="worker processes")] = 2,
     threads: Annotated[int, typer.Option(help="threads per process")] = 2,
     queues: Annotated[str, typer.Option(help="comma-separated queues (default all)")] = "",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve the processes' summed /metrics here (BRANDCARE_METRICS_PORT)"),
+    ] = None,
 ) -> None:
     """Dramatiq worker processes for BRANDCARE_BROKER_URL (scale out: run more of these)."""
     import os
@@ -555,6 +566,16 @@ def worker(
     ]
     if queues:
         args += ["--queues", *queues.split(",")]
+    metrics_port = metrics_port or settings.metrics_port
+    if metrics_port:
+        from brandcare import metrics_http
+
+        try:
+            metrics_http.check_exposure(settings.metrics_host, settings.metrics_token)
+        except metrics_http.MetricsExposureError as exc:
+            raise _fail(str(exc)) from exc
+        os.environ.update(metrics_http.worker_environment(metrics_port))
+        args += ["--fork-function", "brandcare.metrics_http:serve_workers"]
     os.execv(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
 
 

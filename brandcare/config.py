@@ -97,3 +97,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "brandcare@localhost"
     smtp_starttls: bool = True
+
+    # Metrics (Prometheus): see the README's "Metrics and logs".
+    #: The bearer token Prometheus sends; unset, the web's GET /metrics is off.
+    metrics_token: SecretStr | None = None
+    #: Where `brandcare run` and `brandcare worker` serve /metrics; unset: they do not.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: Beyond loopback the metrics port needs the token.
+    metrics_host: str = "127.0.0.1"

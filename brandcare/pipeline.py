@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcare import metrics
 from brandcare.store import queries, transaction
 from brandcare.store.models import (
     BrandRow,
@@ -202,7 +204,14 @@ class Pipeline:
                 queries.add_event(
                     s, SYSTEM, "query.paused", detail={"query": query_id, "reason": reason}
                 )
-            log.error("query %d (%s %s) paused: %s", query_id, query.platform, query.kind, reason)
+            log.error(
+                "query %d (%s %s) paused: %s",
+                query_id,
+                query.platform,
+                query.kind,
+                reason,
+                extra={"query_id": query_id, "platform": query.platform, "brand": query.brand},
+            )
             return PollResult(query_id, paused=reason)
         with self._compute, transaction(self.sessions) as s:
             new_ids = queries.upsert_mentions(s, brand_id, query_id, page.mentions)
@@ -221,6 +230,7 @@ class Pipeline:
             cleared = s.get(QueryRow, query_id)
             if cleared is not None and cleared.paused_reason:
                 cleared.paused_reason = None
+        metrics.polled(query.platform, query.brand, len(page.mentions), len(new_ids))
         log.info(
             "polled query %d (%s %s): %d fetched, %d new",
             query_id,
@@ -228,6 +238,12 @@ class Pipeline:
             query.kind,
             len(page.mentions),
             len(new_ids),
+            extra={
+                "query_id": query_id,
+                "platform": query.platform,
+                "brand": query.brand,
+                "mention_ids": new_ids,
+            },
         )
         return PollResult(query_id, new_ids, len(page.mentions))
 
@@ -251,7 +267,13 @@ class Pipeline:
                     queries.add_event(
                         s, SYSTEM, "query.paused", detail={"query": row.id, "reason": reason}
                     )
-                    log.warning("query %d (%s) not polled: %s", row.id, row.platform, reason)
+                    log.warning(
+                        "query %d (%s) not polled: %s",
+                        row.id,
+                        row.platform,
+                        reason,
+                        extra={"query_id": row.id, "platform": row.platform},
+                    )
                 return reason
         return None
 
@@ -274,13 +296,21 @@ class Pipeline:
             todo = queries.texts_to_score(s, mention_ids)
         if not todo:
             return []
-        results = self.scorer().score([t.text for t in todo])
+        scorer = self.scorer()  # loaded before the clock starts: a load is not a batch
+        started = time.perf_counter()
+        results = scorer.score([t.text for t in todo])
+        metrics.scored(len(todo), time.perf_counter() - started)
         records, actions = self._score_records(todo, results)
         with transaction(self.sessions) as s:
             newly = queries.save_scores(s, records)
             ignored = [m for m in newly if actions[m] is Action.IGNORE]
             queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
-        log.info("scored %d mentions (%d to draft)", len(newly), len(newly) - len(ignored))
+        log.info(
+            "scored %d mentions (%d to draft)",
+            len(newly),
+            len(newly) - len(ignored),
+            extra={"mention_ids": newly, "ignored_ids": ignored},
+        )
         return [m for m in newly if actions[m] is not Action.IGNORE]
 
     def _score_records(
@@ -367,6 +397,20 @@ class Pipeline:
             for draft_state, mention_state in (("skipped", "skipped"), ("pending", "drafted")):
                 ids = [d.mention_id for d in drafts if d.state == draft_state]
                 queries.set_mention_state(s, ids, mention_state, from_states=["scored", "new"])
+        new = [d for d in drafts if d.mention_id in created]
+        metrics.drafted(d.state for d in new)
+        if created:
+            skipped = [d.mention_id for d in new if d.state == "skipped"]
+            log.info(
+                "drafted %d mentions (%d skipped as trolling)",
+                len(created),
+                len(skipped),
+                extra={
+                    "mention_ids": list(created),
+                    "draft_ids": list(created.values()),
+                    "skipped_ids": skipped,
+                },
+            )
         return created
 
     @staticmethod
@@ -386,6 +430,7 @@ class Pipeline:
                 value.platform,
                 value.external_id,
                 exc,
+                extra={"mention_id": mention_id, "platform": value.platform},
             )
             text, template = "", None
         if decision.action is Action.SKIP_TROLL:
@@ -476,4 +521,21 @@ class Pipeline:
         else:
             outcome = send_once(source, value, text, already_attempted=attempted, draft_id=draft_id)
         self._record_send(draft_id, mention_id, brand_id, platform, outcome)
+        metrics.sent(platform, outcome)
+        log.log(
+            logging.INFO if outcome.status is SendStatus.SENT else logging.WARNING,
+            "draft %d (mention %d, %s): send %s%s",
+            draft_id,
+            mention_id,
+            platform,
+            outcome.status.value,
+            f": {outcome.reason}" if outcome.reason else "",
+            extra={
+                "draft_id": draft_id,
+                "mention_id": mention_id,
+                "platform": platform,
+                "outcome": outcome.status.value,
+                "reason_class": metrics.send_reason(outcome),
+            },
+        )
         return outcome

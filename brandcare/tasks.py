@@ -11,7 +11,7 @@ import time
 
 import dramatiq
 
-from brandcare import runtime
+from brandcare import metrics, runtime
 from listener.errors import RateLimited
 from responders.sender import SendStatus
 
@@ -39,11 +39,13 @@ def poll_query(query_id: int) -> None:
         result = runtime.pipeline().poll(query_id, limit=POLL_PAGE)
     except RateLimited as exc:
         delay_ms = int(max(exc.retry_after, 1.0) * 1000)
+        metrics.rate_limited(exc.platform, "poll", delay_ms / 1000)
         log.warning(
             "query %d rate limited by %s: polling again in %.0fs",
             query_id,
             exc.platform or "the platform",
             delay_ms / 1000,
+            extra={"query_id": query_id, "platform": exc.platform, "wait_seconds": delay_ms / 1000},
         )
         poll_query.send_with_options(args=(query_id,), delay=delay_ms)
         return

@@ -7,13 +7,16 @@ actors. ``brandcare worker`` runs it for you.
 
 from __future__ import annotations
 
-from brandcare import logs, runtime
+from brandcare import logs, metrics_http, runtime
 from brandcare.config import Settings
 from brandcare.queue import setup_broker
 
 settings = Settings()
-logs.configure(settings.log_level, settings.log_format)
+logs.setup(settings)
 broker = setup_broker(settings.broker_url)
+if metrics_http.multiprocess():
+    # `brandcare worker --metrics-port`: Dramatiq's message metrics, summed with ours.
+    broker.add_middleware(metrics_http.dramatiq_middleware())
 runtime.configure(settings)
 
 from brandcare import tasks  # noqa: E402  (actors bind to the broker set above)

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcare import metrics
 from brandcare.insights.notify import SEVERITIES, Delivery, Notifier
 from brandcare.spikes import (
     SLOTS_PER_DAY,
@@ -368,6 +369,7 @@ def _record(
         "alert %d %s: %s%s %d negative vs %.1f expected (%s)",
         row.id, action, brand.slug, f"/{issue}" if issue else "", d.observed,
         d.baseline.expected, row.severity,
+        extra={"alert_id": row.id, "brand": brand.slug, "issue": issue, "action": action},
     )  # fmt: skip
     return AlertEvent(row.id, brand.slug, issue, action, row.severity or "medium", d.observed,
                       d.baseline.expected, deliveries)  # fmt: skip
@@ -390,6 +392,7 @@ def check(
             stmt = stmt.where(BrandRow.slug.in_(list(brands)))
         brand_ids = [b.id for b in s.scalars(stmt)]
     for brand_id in brand_ids:
+        judged: list[AlertEvent] = []
         with transaction(sessions) as s:
             brand = s.get(BrandRow, brand_id)
             assert brand is not None
@@ -398,5 +401,16 @@ def check(
             for issue in keys:
                 event = judge(s, brand, issue, now, notifier, public_url)
                 if event is not None:
-                    events.append(event)
+                    judged.append(event)
+        _count(judged)  # once committed: an alert rolled back was never opened
+        events += judged
     return events
+
+
+def _count(events: Sequence[AlertEvent]) -> None:
+    """The alerts opened and the channels' answers, for the metrics."""
+    for event in events:
+        if event.action in ("open", "reopen"):
+            metrics.alert_opened(event.brand, event.severity)
+        for delivery in event.deliveries:
+            metrics.alert_delivered(delivery.ok)

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from brandcare import runtime
 from brandcare.config import Settings
 from brandcare.review import send_approved
-from brandcare.web import api, pages
+from brandcare.web import api, metrics, pages
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

@@ -1,0 +1,32 @@
+"""GET /metrics for Prometheus: this process's counters and the pipeline's backlog.
+
+Off until ``BRANDCARE_METRICS_TOKEN`` is set (404), and then only for a bearer of that
+token (401 otherwise): the backlog and the brands' alert counts are not for the public,
+and a scraper should not need an agent's account.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from brandcare import metrics_http
+from brandcare.config import Settings
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """The Prometheus text format, for a bearer of the metrics token."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token
+    if token is None:
+        return PlainTextResponse("metrics are off: set BRANDCARE_METRICS_TOKEN\n", 404)
+    if not metrics_http.bearer_matches(request.headers.get("authorization"), token):
+        return PlainTextResponse(
+            "bearer token required\n", 401, headers={"www-authenticate": "Bearer"}
+        )
+    found = metrics_http.registry(request.app.state.sessions)
+    return Response(generate_latest(found), media_type=CONTENT_TYPE_LATEST)
