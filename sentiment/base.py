@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 class Sentiment(enum.StrEnum):
     """The three sentiment classes, in the order the model heads use."""
@@ -108,6 +111,22 @@ class Scorer(Protocol):
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
         """Score ``texts``; the result has the same length and order."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors whose dot product says how alike they are.
+
+    The transformer scorer is one: reply memory reuses its encoder rather than load a
+    second model.
+    """
+
+    #: Names the encoder: vectors from different encoders are never compared.
+    embedding_version: str
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Float32 rows of unit length (zero for an empty text), same order as ``texts``."""
         ...
 
 

@@ -8,6 +8,7 @@ same accuracy, measured by ``brandcare bench score``).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
@@ -74,6 +76,19 @@ def quantize_int8(network: TaskNetwork) -> None:
         )
 
 
+def encoder_digest(network: TaskNetwork) -> str:
+    """A short name for the encoder's weights: embeddings compare only under the same one.
+
+    Refitting the heads keeps it; fine-tuning the encoder changes it. Taken before
+    quantization, so the int8 and fp32 paths (cosine about 0.99 apart) share it.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(network.encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return f"enc-{digest.hexdigest()[:16]}"
+
+
 class TransformerScorer:
     """Scores mentions with the fine-tuned all-MiniLM-L6-v2 and its care heads."""
 
@@ -93,6 +108,7 @@ class TransformerScorer:
         if threads:
             torch.set_num_threads(threads)
         self.quantized = quantize and self.device.type == "cpu"
+        self.embedding_version = encoder_digest(network)
         if self.quantized:
             quantize_int8(network)
         self.network = network.to(self.device)
@@ -114,6 +130,7 @@ class TransformerScorer:
         scorer.config = config
         scorer.device = next(network.parameters()).device
         scorer.quantized = False
+        scorer.embedding_version = encoder_digest(network)
         scorer.network = network.eval()
         scorer.care = care.eval()
         scorer.tokenizer = load_tokenizer()
@@ -146,6 +163,21 @@ class TransformerScorer:
                 pooled[index] = batch_pooled.float().cpu()
                 probs[index] = self.network.task_probs(batch_pooled).float().cpu()
         return Encoded(pooled, probs)
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Unit-length sentence embeddings (float32, shape (n, 384)), in input order.
+
+        The scorer's own pooled embeddings, read as cleaned by ``score``: reply memory
+        compares mentions with the encoder that scores them, so no second model is
+        loaded. Rows are L2-normalised, so a dot product is the cosine similarity; an
+        empty text gets a zero row (similar to nothing).
+        """
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        pooled = self.encode([clean_text(t)[0] for t in texts]).pooled
+        out: NDArray[np.float32] = torch.nn.functional.normalize(pooled, dim=1).numpy()
+        out[[i for i, text in enumerate(texts) if not text.strip()]] = 0.0
+        return out
 
     #: Padded tokens per forward pass at most: long posts go in smaller batches, so a
     #: 600-character Reddit post does not pad 63 tweets to its length.

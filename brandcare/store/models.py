@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -46,6 +47,8 @@ USER_ROLES: Final = ("agent", "marketing", "admin")
 QUERY_KINDS: Final = ("search", "mentions", "subreddit", "inbox", "replay")
 SENTIMENTS: Final = ("negative", "neutral", "positive")
 URGENCY_LEVELS: Final = ("low", "medium", "high")
+#: Where a remembered reply came from: sent from the inbox, or imported history.
+MEMORY_SOURCES: Final = ("approved", "imported")
 #: Labels an agent can correct in one click (issue #4), exported for retraining.
 CORRECTABLE_FIELDS: Final = ("sentiment", "urgency_level", "troll")
 
@@ -337,11 +340,55 @@ class DraftRow(Base):
     #: The agent working on it, so two agents never answer the same mention; expires.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The remembered reply this draft adapted; None for a template draft.
+    based_on: Mapped[int | None] = mapped_column(
+        ForeignKey("reply_memory.id", ondelete="SET NULL")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ReplyMemoryRow(Base):
+    """A reply the care team stood behind, with the mention it answered: what drafts adapt.
+
+    Rows come from replies sent from the inbox (with the agents' edits) and from imported
+    history. ``embedding`` is the mention's vector from the scorer's encoder (float32
+    little-endian, unit length), filled by the drafting stage, which holds the encoder;
+    ``encoder`` names the model that made it, so a new encoder never compares its vectors
+    with an old one's. Unique on (brand, source, source_ref): importing or sending twice
+    remembers once.
+    """
+
+    __tablename__ = "reply_memory"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "source", "source_ref"),
+        CheckConstraint(_check_in("source", MEMORY_SOURCES), name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    #: "draft:<id>" for a sent draft; the history's own id (the reply's post id) on import.
+    source_ref: Mapped[str] = mapped_column(String(128))
+    mention_id: Mapped[int | None] = mapped_column(ForeignKey("mention.id", ondelete="SET NULL"))
+    #: A plain id, no foreign key: drafts point here (``based_on``), and a cycle of
+    #: foreign keys would leave no order to create or drop the two tables in.
+    draft_id: Mapped[int | None] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(32))
+    author_handle: Mapped[str] = mapped_column(String(200))
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    mention_text: Mapped[str] = mapped_column(Text)
+    reply_text: Mapped[str] = mapped_column(Text)
+    #: The original post, where the history gives one (imported rows).
+    url: Mapped[str | None] = mapped_column(Text)
+    #: When the customer posted: what "adapted from the reply to @x on 3 May" names.
+    mentioned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    encoder: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ReplyRow(Base):
