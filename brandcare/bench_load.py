@@ -8,7 +8,8 @@ starts; then the measured stream (the demo's texts, unique ids) is released as f
 as the listener takes it. While it runs, this process samples the backlog of each
 stage every second, approves a share of the drafts through the agents' own path
 (``brandcare.review``: compare-and-set approval, then a send message), so replies go
-out through the replay source's ``post_reply``, and reads each worker's peak memory.
+out through the replay source's ``post_reply``, and reads each worker's peak memory
+and the CPU each part of the deployment spent.
 Afterwards it checks that nothing was lost or done twice: every mention stored,
 scored once and decided, and exactly one reply sent per approval.
 """
@@ -28,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.bench_load_report import (
+    CpuShare,
     LoadOptions,
     LoadRun,
     Spread,
@@ -35,8 +37,8 @@ from brandcare.bench_load_report import (
     count_checks,
     report,
 )
-from brandcare.bench_memory import PeakMemory
 from brandcare.bench_pipeline import prepare, write_stream
+from brandcare.bench_procs import ProcessWatch
 from brandcare.bench_servers import (
     deployment_env,
     flush_redis,
@@ -317,24 +319,28 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
         worker_args = ["worker", "--processes", "1", "--threads", str(options.threads)]
         procs = [spawn_cli(worker_args, env, log) for _ in range(workers)]
         procs.append(spawn_cli(["run", "--tick", "0.2"], env, log))
-        memory = PeakMemory([p.pid for p in procs])
+        watch = ProcessWatch([p.pid for p in procs])
         settings = Settings(database_url=url, broker_url=options.broker_url)
         approver = _Approver(settings, sessions, main_q, options.approve_share)
         samples: list[Backlog] = []
         try:
             _wait_drained(sessions, warm_q, warm_n, 300, "the warm-up stream")
+            watch.mark()
+            own_cpu = time.process_time()
             _set_enabled(sessions, main_q, True)
             approver.start()
             deadline = time.monotonic() + options.timeout
             while time.monotonic() < deadline:
-                memory.sample()
+                watch.sample()
                 samples.append(_backlog(sessions, main_q, n))
                 if _drained(samples[-1]):
                     break
                 time.sleep(1.0)
+            watch.stop_clock()
             approver.finish()
+            own_cpu = time.process_time() - own_cpu
             _settle_sends(sessions, main_q, n)
-            memory.sample()
+            watch.sample()
             counts = _counts(sessions, main_q)
             seconds, p50, p95 = _timing(sessions, main_q)
         finally:
@@ -343,7 +349,7 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
                 stop_group(proc)
             sessions.kw["bind"].dispose()
     requeues, errors, tail = _log_facts(log_path)
-    peaks = [memory.peak(p.pid) for p in procs]
+    usage = [watch.usage(p.pid) for p in procs]
     return LoadRun(
         workers=workers,
         mentions=n,
@@ -358,8 +364,13 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
                 for stage in ("poll", "score", "draft", "send")
             },
         },
-        memory=peaks[:-1],
-        scheduler_memory=peaks[-1],
+        worker_usage=usage[:-1],
+        scheduler_usage=usage[-1],
+        cpu=CpuShare(
+            machine_busy=watch.machine_busy,
+            postgres_s=watch.postgres_cpu_s(),
+            bench_s=round(own_cpu, 2),
+        ),
         counts=counts,
         checks=count_checks(n, counts, approver.approved),
         approvals=approver.approved,

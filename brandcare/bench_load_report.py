@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from brandcare.bench_memory import TreePeak
+from brandcare.bench_procs import TreeUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,18 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class CpuShare:
+    """Where the cores went while the stream ran, beside the workers' own CPU time."""
+
+    #: Share of all the machine's CPUs busy (anything running, other users included).
+    machine_busy: float
+    #: CPU seconds of the PostgreSQL server (every database on it).
+    postgres_s: float
+    #: CPU seconds of this process: the approver and the once-a-second sampling.
+    bench_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class LoadRun:
     """One worker count's numbers."""
 
@@ -73,8 +85,9 @@ class LoadRun:
     p50: float
     p95: float
     lag: dict[str, Spread]
-    memory: list[TreePeak]
-    scheduler_memory: TreePeak
+    worker_usage: list[TreeUsage]
+    scheduler_usage: TreeUsage
+    cpu: CpuShare
     counts: dict[str, int]
     checks: list[Check]
     approvals: int
@@ -87,6 +100,11 @@ class LoadRun:
     def rate(self) -> float:
         """Mentions decided per second, first fetch to last decision."""
         return self.counts["decided"] / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def worker_cpu_s(self) -> float:
+        """CPU seconds of every worker tree while the stream ran."""
+        return sum(u.cpu_s for u in self.worker_usage)
 
     @property
     def passed(self) -> bool:
@@ -141,10 +159,11 @@ def as_json(options: LoadOptions, runs: Sequence[LoadRun]) -> dict[str, Any]:
                 "scaling": round(r.rate / base, 3) if base else None,
                 "latency_s": {"p50": round(r.p50, 3), "p95": round(r.p95, 3)},
                 "queue_lag": {k: asdict(v) for k, v in r.lag.items()},
-                "peak_rss_mib": {
-                    "workers": [asdict(m) for m in r.memory],
-                    "scheduler": asdict(r.scheduler_memory),
+                "processes": {
+                    "workers": [asdict(u) for u in r.worker_usage],
+                    "scheduler": asdict(r.scheduler_usage),
                 },
+                "cpu": asdict(r.cpu),
                 "counts": r.counts,
                 "checks": [
                     {
@@ -172,6 +191,9 @@ def _table(options: LoadOptions, runs: Sequence[LoadRun]) -> list[str]:
     def row(label: str, cells: Sequence[str]) -> str:
         return f"{label:<36}" + "".join(f"{c:>16}" for c in cells)
 
+    def per_mention(r: LoadRun, cpu_s: float) -> str:
+        return f"{1000 * cpu_s / r.mentions:.2f}"
+
     def spread(key: str, fmt: str) -> list[str]:
         return [f"{format(r.lag[key].max, fmt)} / {format(r.lag[key].p95, fmt)}" for r in runs]
 
@@ -189,13 +211,20 @@ def _table(options: LoadOptions, runs: Sequence[LoadRun]) -> list[str]:
         row("waiting to send, max / p95", spread("waiting_send", ",.0f")),
         row(
             "peak RSS per worker, MiB (max)",
-            [f"{max(m.largest_mib for m in r.memory):,.0f}" for r in runs],
+            [f"{max(u.largest_mib for u in r.worker_usage):,.0f}" for r in runs],
         ),
         row(
             "  its process tree, MiB (max)",
-            [f"{max(m.tree_mib for m in r.memory):,.0f}" for r in runs],
+            [f"{max(u.tree_mib for u in r.worker_usage):,.0f}" for r in runs],
         ),
-        row("scheduler peak RSS, MiB", [f"{r.scheduler_memory.largest_mib:,.0f}" for r in runs]),
+        row("scheduler peak RSS, MiB", [f"{r.scheduler_usage.largest_mib:,.0f}" for r in runs]),
+        row("CPU busy, all cores, %", [f"{100 * r.cpu.machine_busy:.0f}" for r in runs]),
+        row("worker CPU per mention, ms", [per_mention(r, r.worker_cpu_s) for r in runs]),
+        row("PostgreSQL CPU per mention, ms", [per_mention(r, r.cpu.postgres_s) for r in runs]),
+        row(
+            "scheduler CPU per mention, ms", [per_mention(r, r.scheduler_usage.cpu_s) for r in runs]
+        ),
+        row("bench (approver) CPU per mention, ms", [per_mention(r, r.cpu.bench_s) for r in runs]),
         row(
             "approvals / replies sent",
             [f"{r.approvals:,} / {r.counts['replies_posted']:,}" for r in runs],
@@ -220,7 +249,7 @@ def report(options: LoadOptions, runs: Sequence[LoadRun]) -> str:
         lines += [f"  {c.line()}" for c in r.checks]
         lines.append(
             "  peak RSS per worker, MiB: "
-            + ", ".join(f"{m.largest_mib:,.0f} (tree {m.tree_mib:,.0f})" for m in r.memory)
+            + ", ".join(f"{u.largest_mib:,.0f} (tree {u.tree_mib:,.0f})" for u in r.worker_usage)
         )
         if not r.passed or r.log_errors:
             lines += ["  last lines of the processes' log:", r.log_tail]
