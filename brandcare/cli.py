@@ -716,6 +716,61 @@ def bench_pipeline(
     )
 
 
+@bench_app.command("load")
+def bench_load(
+    mentions: Annotated[int, typer.Option(help="mentions replayed per run")] = 100_000,
+    workers: Annotated[str, typer.Option(help="worker processes per run, comma-separated")] = (
+        "1,2,4"
+    ),
+    approve_share: Annotated[
+        float, typer.Option(help="share of drafts approved (and sent) during the run")
+    ] = 0.1,
+    database_url: Annotated[
+        str, typer.Option(help="PostgreSQL server; each run creates and drops its own database")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    broker_url: Annotated[
+        str, typer.Option(help="Redis database for the queues (emptied before each run)")
+    ] = "redis://127.0.0.1:6379/12",
+    threads: Annotated[int, typer.Option(help="Dramatiq threads per worker process")] = 2,
+    score_threads: Annotated[int, typer.Option(help="torch threads per worker process")] = 1,
+    timeout: Annotated[float, typer.Option(help="seconds one run may take")] = 3600.0,
+    out: Annotated[Path | None, typer.Option(help="also write the results as JSON here")] = None,
+) -> None:
+    """The production shape under load: throughput, queue lag, latency and memory by workers.
+
+    Exits 1 when a count check fails (a mention lost or done twice, a send without an
+    approval or an approval without a send).
+    """
+    from brandcare.bench_load import LoadBenchError, run_load_benchmark
+    from brandcare.bench_load_report import LoadOptions
+
+    # The report is the output: thousands of INFO lines (one per approval) would bury it.
+    logs.configure("WARNING", Settings().log_format)
+    try:
+        counts = tuple(int(x) for x in workers.split(",") if x.strip())
+    except ValueError as exc:
+        raise _fail(f"--workers takes whole numbers separated by commas, got {workers!r}") from exc
+    if not counts or min(counts) < 1:
+        raise _fail(f"--workers needs at least one count of 1 or more, got {workers!r}")
+    options = LoadOptions(
+        mentions=mentions,
+        workers=counts,
+        approve_share=approve_share,
+        database_url=database_url,
+        broker_url=broker_url,
+        threads=threads,
+        score_threads=score_threads,
+        timeout=timeout,
+    )
+    try:
+        text, passed = run_load_benchmark(options, out)
+    except LoadBenchError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(text)
+    if not passed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

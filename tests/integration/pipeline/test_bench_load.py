@@ -1,0 +1,85 @@
+"""`brandcare bench load` at a tiny size: its count check and its result file.
+
+Runs the command as a user does (a process: it starts its own scheduler and worker),
+on PostgreSQL + Redis, and reads the JSON it writes. Its own Redis database, so a flow
+test emptying the tests' database cannot drop its messages.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.servers import REDIS_URL, postgres_server_url, require_port
+
+BENCH_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/11"
+N = 200
+
+
+def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
+    tmp_path: Path,
+) -> None:
+    require_port(postgres_server_url(), "PostgreSQL")
+    require_port(BENCH_REDIS_URL, "Redis")
+    out = tmp_path / "load.json"
+    command = [
+        sys.executable, "-m", "brandcare.cli", "bench", "load",
+        "--mentions", str(N), "--workers", "1", "--approve-share", "0.5",
+        "--database-url", postgres_server_url(), "--broker-url", BENCH_REDIS_URL,
+        "--timeout", "120", "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command,
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASS") == 5
+    assert "FAIL" not in done.stdout
+
+    result = json.loads(out.read_text())
+    assert result["passed"] is True
+    assert (result["mentions"], result["workers"], result["approve_share"]) == (N, [1], 0.5)
+    (run,) = result["runs"]
+    assert run["workers"] == 1
+    assert run["passed"] is True
+    assert all(check["passed"] for check in run["checks"])
+
+    counts = run["counts"]
+    assert counts["stored"] == counts["scored"] == counts["score_rows"] == N
+    assert counts["drafted"] + counts["skipped"] + counts["ignored"] == N
+    assert counts["drafts"] == counts["drafted"] + counts["skipped"]
+    # Every second pending draft was approved (or refused by review, e.g. no text) ...
+    assert run["approvals"] + run["approvals_refused"] == counts["drafted"] // 2
+    assert run["approvals"] > 0
+    # ... and each approval sent exactly one reply through the replay source.
+    assert counts["replies_posted"] == counts["drafts_sent"] == run["approvals"]
+
+    assert run["mentions_per_s"] > 0
+    assert run["scaling"] == 1.0
+    assert 0 < run["latency_s"]["p50"] <= run["latency_s"]["p95"]
+    assert set(run["queue_lag"]) == {
+        "oldest_unscored_s",
+        "oldest_undrafted_s",
+        "waiting_poll",
+        "waiting_score",
+        "waiting_draft",
+        "waiting_send",
+    }
+    assert all(set(spread) == {"max", "p95"} for spread in run["queue_lag"].values())
+    assert run["queue_lag"]["waiting_poll"]["max"] <= N
+    (worker,) = run["processes"]["workers"]
+    # Dramatiq's supervisor and its worker process; the worker holds the model.
+    assert worker["processes"] >= 2
+    assert worker["largest_mib"] > 200
+    assert worker["tree_mib"] >= worker["largest_mib"]
+    assert worker["cpu_s"] > 0
+    assert set(run["cpu"]) == {"machine_busy", "postgres_s", "bench_s"}
+    assert 0 < run["cpu"]["machine_busy"] <= 1
+    assert run["log_errors"] == 0
