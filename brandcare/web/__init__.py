@@ -22,6 +22,7 @@ from brandcare.config import Settings
 from brandcare.review import send_approved
 from brandcare.web import api, metrics, pages
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
+from brandcare.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.state.settings = settings
     app.state.sessions = pipeline.sessions
     app.state.send = send or background_sender(settings)
+    app.state.login_throttle = LoginThrottle()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)

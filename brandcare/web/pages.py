@@ -9,6 +9,8 @@ HTMX only refreshes fragments (the queue, the character count).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import re
 import secrets
 from collections.abc import Callable
@@ -52,8 +54,10 @@ from brandcare.web.security import (
     set_session_cookie,
     tx,
 )
+from brandcare.web.throttle import LoginThrottle
 from responders.drafting import PLATFORM_LIMITS, reply_length
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
@@ -160,10 +164,21 @@ def login(
     if not expected or not secrets.compare_digest(expected, csrf_token):
         raise HTTPException(403, "the login form expired; reload the page and sign in again")
     conf = _settings(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(username, address)
+    if wait:
+        log.warning("sign-in refused: too many failures (retry in %d s)", wait)
+        message = f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minutes."
+        response = _login_form(request, next, message, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     with tx(request) as s:
         user = users.authenticate(s, username, password)
         if user is None:
+            throttle.failed(username, address)
             return _login_form(request, next, "Wrong username or password.", 401)
+        throttle.succeeded(username)
         users.purge_sessions(s)  # expired ones of everyone: the table stays small
         cookie, _ = users.start_session(s, user, dt.timedelta(hours=conf.web_session_hours))
     response = RedirectResponse(login_redirect_target(next), status_code=303)

@@ -174,3 +174,20 @@ def test_the_api_wants_a_token_and_respects_roles(site: Site) -> None:
         stored = s.scalars(select(UserRow.api_token_hash).where(UserRow.username == "ana")).one()
     assert stored
     assert agent not in stored
+
+
+def test_repeated_wrong_passwords_lock_the_username_for_a_while(site: Site) -> None:
+    from brandcare.web.throttle import USER_LIMIT
+
+    c = site.client()
+    statuses = []
+    for password in ["wrong"] * USER_LIMIT.max_failures + [PASSWORD]:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
+        assert token
+        r = c.post("/login", data={"username": "ana", "password": password,
+                                   "csrf_token": token.group(1)})  # fmt: skip
+        statuses.append(r.status_code)
+    assert statuses == [401] * USER_LIMIT.max_failures + [429]
+    assert int(r.headers["retry-after"]) > 0
+    assert "Too many failed sign-ins" in r.text
+    site.login("ben")  # another user from the same address still signs in
