@@ -170,9 +170,9 @@ def login(
     if wait:
         log.warning("sign-in refused: too many failures (retry in %d s)", wait)
         message = f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minutes."
-        response = _login_form(request, next, message, 429)
-        response.headers["Retry-After"] = str(wait)
-        return response
+        refused = _login_form(request, next, message, 429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     with tx(request) as s:
         user = users.authenticate(s, username, password)
         if user is None:
