@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,10 @@ class Backlog:
 class _Approver(threading.Thread):
     """Approves every k-th new pending draft of the stream, as an agent would, and sends it.
 
-    Deterministic: of the pending drafts seen in id order, draft number i is approved
-    when ``floor(i * share)`` steps up, so the share holds at any size.
+    Deterministic: of the pending drafts seen, draft number i is approved when
+    ``floor(i * share)`` steps up, so the share holds at any size. Drafts are read
+    above the highest id seen; a draft whose transaction committed after a higher one
+    (another worker's) is caught by the full pass ``finish`` makes.
     """
 
     def __init__(
@@ -91,57 +94,63 @@ class _Approver(threading.Thread):
         self.query_id = query_id
         self.share = share
         self.stop_now = threading.Event()
-        self.seen = self.approved = self.refused = 0
-        self._after = 0
+        self.approved = self.refused = 0
+        self._seen: set[int] = set()
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             while not self.stop_now.is_set():
-                if not self.sweep():
+                if not self.sweep(after=max(self._seen, default=0)):
                     self.stop_now.wait(0.5)
         except BaseException as exc:  # noqa: BLE001  (reported by the benchmark)
             self.error = exc
 
-    def sweep(self) -> int:
-        """One pass over drafts created since the last; returns how many were seen."""
+    def sweep(self, after: int = 0) -> int:
+        """One pass over pending drafts above ``after`` not seen yet; how many it saw."""
         with transaction(self.sessions) as s:
-            ids = list(
-                s.scalars(
+            ids = [
+                draft_id
+                for draft_id in s.scalars(
                     select(DraftRow.id)
                     .join(MentionRow, MentionRow.id == DraftRow.mention_id)
                     .where(
                         MentionRow.query_id == self.query_id,
                         DraftRow.state == "pending",
-                        DraftRow.id > self._after,
+                        DraftRow.id > after,
                     )
                     .order_by(DraftRow.id)
-                    .limit(1000)
                 )
-            )
+                if draft_id not in self._seen
+            ]
         for draft_id in ids:
-            self._after = draft_id
-            self.seen += 1
-            if int(self.seen * self.share) == int((self.seen - 1) * self.share):
-                continue
-            try:
-                result = approve(self.sessions, draft_id, text=None, actor=APPROVER)
-            except ReviewError:
-                self.refused += 1  # e.g. a draft with no text: an agent could not approve it
-                continue
-            if result.approved:
-                self.approved += 1
-                send_approved(self.settings, draft_id)
+            self._seen.add(draft_id)
+            if int(len(self._seen) * self.share) > int((len(self._seen) - 1) * self.share):
+                self._approve(draft_id)
         return len(ids)
 
+    def _approve(self, draft_id: int) -> None:
+        try:
+            result = approve(self.sessions, draft_id, text=None, actor=APPROVER)
+        except ReviewError:
+            self.refused += 1  # e.g. a draft with no text: an agent could not approve it
+            return
+        if result.approved:
+            self.approved += 1
+            send_approved(self.settings, draft_id)
+
     def finish(self) -> None:
-        """Stop the thread, then approve the share of whatever is still unseen."""
+        """Stop the thread, then take the share of every pending draft not seen yet."""
         self.stop_now.set()
         self.join()
         if self.error is not None:
             raise LoadBenchError(f"the approver failed: {self.error!r}") from self.error
-        while self.sweep():
-            pass
+        self.sweep()
+
+    @property
+    def seen(self) -> int:
+        """Pending drafts seen so far."""
+        return len(self._seen)
 
 
 def _query_ids(sessions: sessionmaker[Session], *streams: Path) -> list[int]:
@@ -199,7 +208,7 @@ def _wait_drained(
         if time.monotonic() > deadline:
             raise LoadBenchError(
                 f"{what} did not get through in {timeout:.0f} s: are the worker processes "
-                "running (see the log below) and is Redis reachable?"
+                "running (their log is below) and is Redis reachable?"
             )
         time.sleep(0.5)
 
@@ -298,6 +307,47 @@ def _log_facts(log: Path) -> tuple[int, int, str]:
     return requeues, errors, "\n".join(lines[-40:])
 
 
+def _stream_through(
+    sessions: sessionmaker[Session],
+    query_id: int,
+    n: int,
+    timeout: float,
+    watch: ProcessWatch,
+    approver: _Approver,
+) -> tuple[list[Backlog], float]:
+    """Release the measured stream and sample once a second until it is through.
+
+    Returns the samples and the CPU seconds this process spent meanwhile.
+    """
+    watch.mark()
+    own_cpu = time.process_time()
+    _set_enabled(sessions, query_id, True)
+    approver.start()
+    samples: list[Backlog] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        watch.sample()
+        samples.append(_backlog(sessions, query_id, n))
+        if _drained(samples[-1]):
+            break
+        time.sleep(1.0)
+    watch.stop_clock()
+    approver.finish()
+    return samples, time.process_time() - own_cpu
+
+
+def _lag(samples: Sequence[Backlog]) -> dict[str, Spread]:
+    """Each sampled backlog figure's worst and p95 over the run."""
+    return {
+        "oldest_unscored_s": Spread.of([b.oldest_unscored_s for b in samples]),
+        "oldest_undrafted_s": Spread.of([b.oldest_undrafted_s for b in samples]),
+        **{
+            f"waiting_{stage}": Spread.of([getattr(b, stage) for b in samples])
+            for stage in ("poll", "score", "draft", "send")
+        },
+    }
+
+
 def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
     """One worker count, from a fresh database to its count checks."""
     n = options.mentions
@@ -322,27 +372,19 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
         watch = ProcessWatch([p.pid for p in procs])
         settings = Settings(database_url=url, broker_url=options.broker_url)
         approver = _Approver(settings, sessions, main_q, options.approve_share)
-        samples: list[Backlog] = []
         try:
             _wait_drained(sessions, warm_q, warm_n, 300, "the warm-up stream")
-            watch.mark()
-            own_cpu = time.process_time()
-            _set_enabled(sessions, main_q, True)
-            approver.start()
-            deadline = time.monotonic() + options.timeout
-            while time.monotonic() < deadline:
-                watch.sample()
-                samples.append(_backlog(sessions, main_q, n))
-                if _drained(samples[-1]):
-                    break
-                time.sleep(1.0)
-            watch.stop_clock()
-            approver.finish()
-            own_cpu = time.process_time() - own_cpu
+            samples, own_cpu = _stream_through(
+                sessions, main_q, n, options.timeout, watch, approver
+            )
             _settle_sends(sessions, main_q, n)
             watch.sample()
             counts = _counts(sessions, main_q)
             seconds, p50, p95 = _timing(sessions, main_q)
+        except LoadBenchError as exc:
+            log.flush()
+            tail = _log_facts(log_path)[2]
+            raise LoadBenchError(f"{exc}\n--- the processes' log, last lines ---\n{tail}") from exc
         finally:
             approver.stop_now.set()
             for proc in reversed(procs):  # the scheduler first: it stops sending work
@@ -356,14 +398,7 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
         seconds=seconds,
         p50=p50,
         p95=p95,
-        lag={
-            "oldest_unscored_s": Spread.of([b.oldest_unscored_s for b in samples]),
-            "oldest_undrafted_s": Spread.of([b.oldest_undrafted_s for b in samples]),
-            **{
-                f"waiting_{stage}": Spread.of([getattr(b, stage) for b in samples])
-                for stage in ("poll", "score", "draft", "send")
-            },
-        },
+        lag=_lag(samples),
         worker_usage=usage[:-1],
         scheduler_usage=usage[-1],
         cpu=CpuShare(
@@ -375,6 +410,7 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
         checks=count_checks(n, counts, approver.approved),
         approvals=approver.approved,
         refused=approver.refused,
+        pending_seen=approver.seen,
         stale_requeues=requeues,
         log_errors=errors,
         log_tail=tail,

@@ -92,6 +92,7 @@ class LoadRun:
     checks: list[Check]
     approvals: int
     refused: int
+    pending_seen: int
     stale_requeues: int
     log_errors: int
     log_tail: str = field(default="", repr=False)
@@ -176,6 +177,7 @@ def as_json(options: LoadOptions, runs: Sequence[LoadRun]) -> dict[str, Any]:
                 ],
                 "approvals": r.approvals,
                 "approvals_refused": r.refused,
+                "pending_drafts_seen": r.pending_seen,
                 "stale_requeues": r.stale_requeues,
                 "log_errors": r.log_errors,
                 "passed": r.passed,

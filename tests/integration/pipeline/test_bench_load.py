@@ -56,6 +56,7 @@ def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
     assert counts["drafted"] + counts["skipped"] + counts["ignored"] == N
     assert counts["drafts"] == counts["drafted"] + counts["skipped"]
     # Every second pending draft was approved (or refused by review, e.g. no text) ...
+    assert run["pending_drafts_seen"] == counts["drafted"]
     assert run["approvals"] + run["approvals_refused"] == counts["drafted"] // 2
     assert run["approvals"] > 0
     # ... and each approval sent exactly one reply through the replay source.
