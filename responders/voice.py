@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _TIDY_PUNCT = re.compile(r"\s+([,.!:;])")
 _LINK = re.compile(r"https?://\S+")
+# Control characters, bidi overrides and isolates (which can reverse a reply on the
+# customer's screen) and lone surrogates: nothing a reply should carry.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 #: Placeholders each text may use; anything else is a typo that would reach a customer.
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -68,6 +71,22 @@ class Voice:
             raise VoiceError("voice dm_invitation is empty; e.g. 'send us a DM'")
         for field in ("greeting", "sign_off", "dm_invitation", "support_link", "status_link"):
             _check_placeholders(field, getattr(self, field))
+        for field, text in (
+            ("brand", self.brand),
+            ("greeting", self.greeting),
+            ("sign_off", self.sign_off),
+            ("dm_invitation", self.dm_invitation),
+            ("support_link", self.support_link),
+            ("status_link", self.status_link),
+            *(("products", p) for p in self.products),
+        ):
+            found = _UNPRINTABLE.search(text)
+            if found:
+                raise VoiceError(
+                    f"voice {field} {text!r} holds U+{ord(found.group()):04X}, a control "
+                    "or text-direction character that would reach customers' replies; "
+                    "remove it"
+                )
         for field in ("support_link", "status_link"):
             link = getattr(self, field)
             if link and not _LINK.fullmatch(link):
