@@ -248,10 +248,7 @@ def _counts(sessions: sessionmaker[Session], query_id: int) -> dict[str, int]:
             .join(MentionRow, MentionRow.id == DraftRow.mention_id)
             .where(mine, ReplyRow.state == "posted")
         )
-    counts = {f"mentions_{k}": int(v) for k, v in states.items()}
-    drafted, skipped, ignored = (
-        counts.get(f"mentions_{k}", 0) for k in ("drafted", "skipped", "ignored")
-    )
+    drafted, skipped, ignored = (int(states.get(k, 0)) for k in ("drafted", "skipped", "ignored"))
     return {
         "stored": sum(int(v) for v in states.values()),
         "scored": int(scored[0]),

@@ -41,7 +41,7 @@ class Spread:
         ordered = sorted(values)
         if not ordered:
             return cls(0.0, 0.0)
-        return cls(ordered[-1], ordered[int(0.95 * (len(ordered) - 1))])
+        return cls(round(ordered[-1], 3), round(ordered[int(0.95 * (len(ordered) - 1))], 3))
 
 
 @dataclass(frozen=True, slots=True)
