@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(default=600, gt=0)
     sweep_every_seconds: float = Field(default=60, gt=0)
 
+    #: How long one platform API call may take before it counts as failed and is retried
+    #: (unset: each source's own default, 30 s for X and 16 s for Reddit).
+    platform_timeout_seconds: float | None = Field(default=None, gt=0)
+    #: For this long after a send attempt a retry only looks for the reply (the post may
+    #: still be on its way, or not yet visible); after it, a retry may post. Keep it well
+    #: above ``platform_timeout_seconds``, or a retry could post beside a slow first post.
+    send_settle_seconds: float = Field(default=180, gt=0)
+
     #: Scoring messages carry at most this many mention ids (one batched forward pass).
     score_message_size: int = Field(default=64, ge=1, le=1024)
 

@@ -7,6 +7,7 @@ before any message is processed.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 from brandcare.config import Settings
@@ -52,6 +53,7 @@ def configure(
         (lambda: scorer) if scorer is not None else (lambda: default_scorer(settings)),
         prices=Prices(settings.x_price_per_read_usd, settings.x_price_per_post_usd),
     )
+    pipeline.settle_window = dt.timedelta(seconds=settings.send_settle_seconds)
     with _lock:
         old = _state.get("engine")
         _state.update(settings=settings, pipeline=pipeline, engine=engine)

@@ -49,7 +49,19 @@ class Scheduler:
     _reddit_minute: tuple[dt.datetime, int] | None = None
 
     def tick(self) -> list[int]:
-        """Enqueue every due query's poll; return the query ids enqueued."""
+        """Enqueue every due query's poll; return the query ids enqueued.
+
+        A database or broker that is down fails this tick only: it is logged and the
+        next tick tries again. The scheduler is the one process whose sweep recovers
+        lost work after an outage, so an outage must not end it.
+        """
+        try:
+            return self._tick()
+        except Exception:
+            log.exception("scheduler tick failed (database or broker down?); trying again")
+            return []
+
+    def _tick(self) -> list[int]:
         now = self.clock()
         with transaction(self.sessions) as s:
             rows = list(s.scalars(select(QueryRow).where(QueryRow.enabled.is_(True))))
@@ -79,7 +91,17 @@ class Scheduler:
         return True
 
     def sweep(self) -> queries.StaleWork:
-        """Re-enqueue work stuck in an intermediate state (a lost or dead message)."""
+        """Re-enqueue work stuck in an intermediate state (a lost or dead message).
+
+        Like ``tick``, a failure is logged and the next sweep tries again.
+        """
+        try:
+            return self._sweep()
+        except Exception:
+            log.exception("stale-work sweep failed (database or broker down?); trying again")
+            return queries.StaleWork([], [], [])
+
+    def _sweep(self) -> queries.StaleWork:
         with transaction(self.sessions) as s:
             stale = queries.stale_work(s, self.clock() - self.stale_after)
         if stale.unscored:

@@ -42,6 +42,9 @@ class Sources:
 
     def _options(self, platform: str) -> dict[str, Any]:
         s = self._settings
+        timeout = (
+            {} if s.platform_timeout_seconds is None else {"timeout": s.platform_timeout_seconds}
+        )
         if platform == "twitter":
             if s.x_bearer_token is None:
                 raise SourceNotConfiguredError(
@@ -55,6 +58,7 @@ class Sources:
                 "access_token": _secret(s.x_access_token),
                 "access_token_secret": _secret(s.x_access_secret),
                 "api_url": s.x_api_url,
+                **timeout,
             }
         if platform == "reddit":
             if s.reddit_client_id is None:
@@ -70,6 +74,7 @@ class Sources:
                 "password": _secret(s.reddit_password),
                 "oauth_url": s.reddit_oauth_url,
                 "reddit_url": s.reddit_url,
+                **timeout,
             }
         if platform == "replay":
             return {

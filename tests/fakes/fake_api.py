@@ -32,6 +32,7 @@ TestSubredditStreams.*, ``/message/mentions`` -> TestInbox.test_mentions.json,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import functools
 import gzip
@@ -173,6 +174,14 @@ class Fault:
     def timeout(cls, seconds: float) -> Fault:
         """Build the normal answer, then sleep ``seconds`` before sending it."""
         return cls("delay", delay=seconds)
+
+    @classmethod
+    def hang(cls, seconds: float, status: int = 503) -> Fault:
+        """Hang ``seconds`` without handling the request, then fail with ``status``.
+
+        Unlike ``timeout``, nothing happens on the platform: a post never lands.
+        """
+        return dataclasses.replace(cls.server_error(status), delay=seconds)
 
     @classmethod
     def truncated(cls) -> Fault:
@@ -374,6 +383,11 @@ class FakeApiServer:
                     return fault  # type: ignore[no-any-return]
         return None
 
+    def faults_left(self) -> int:
+        """How many injected faults have not been served yet (0: every one happened)."""
+        with self._lock:
+            return sum(int(entry[3]) for entry in self._faults)
+
     def seen(self, path: str, method: str = "GET") -> list[SeenRequest]:
         """Requests received whose path matches ``path`` (regex)."""
         pattern = re.compile(path)
@@ -387,7 +401,9 @@ class FakeApiServer:
             self.requests.append(request)
         fault = self._take_fault(request)
         if fault is not None and fault.kind == "replace":
-            return Answer(fault.status, fault.body or b"", dict(fault.headers))
+            # A delay here is a request that hangs and then fails without reaching the
+            # route: nothing posted (``Fault.hang``).
+            return Answer(fault.status, fault.body or b"", dict(fault.headers), fault.delay)
         if fault is not None and fault.kind == "rate_limited":
             return self.rate_limited(fault.reset_in)
         answer = self.route(request)

@@ -1,0 +1,114 @@
+"""A worker process killed (SIGKILL) mid-batch while scoring, while drafting, while sending.
+
+A killed worker's messages are neither acknowledged nor retried by it: the scheduler's
+sweep finds the mentions and drafts stuck in an intermediate state and enqueues them
+again, and another worker takes them over. Each stage's writes are one transaction,
+each is idempotent, and a draft in ``sending`` is looked for on the platform before it
+may be posted again: nothing is lost and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from brandcare.store import transaction
+from brandcare.store.models import MentionRow
+from tests.fakes.fake_api import Fault
+from tests.integration.deployment import assert_each_once, stop, wait_until, write_replay
+
+from .conftest import (
+    X_BRAND,
+    X_TIMEOUT,
+    approve_pending,
+    assert_replied_once,
+    mention_count,
+    replies_by_mention,
+    send_approved,
+    x_env,
+)
+
+POST = r"^/2/tweets$"
+
+
+def test_a_worker_killed_mid_batch_while_scoring_loses_and_duplicates_nothing(
+    replay_deployment, replay
+):
+    deployment = replay_deployment
+    n = 600
+    write_replay(replay, n)
+    first = deployment.worker()
+    deployment.scheduler()
+    before = deployment.wait(lambda c: c.scores >= 64, timeout=120)
+    deployment.kill(first)
+    assert before.scores < n, "the worker finished before it could be killed: raise n"
+    deployment.worker()
+    got = deployment.wait(lambda c: c.done >= n, timeout=120)
+    assert deployment.alive(), deployment.tail()
+    assert_each_once(got, n, deployment.tail())
+
+
+def test_a_worker_killed_mid_batch_while_drafting_loses_and_duplicates_nothing(
+    replay_deployment, replay
+):
+    deployment = replay_deployment
+    n = 600
+    write_replay(replay, n)
+    # Score everything first, leaving the drafting messages queued for a drafting worker.
+    scorer = deployment.worker(queues="poll,score,insights")
+    deployment.scheduler()
+    scored = deployment.wait(lambda c: c.scored >= n, timeout=120)
+    assert scored.scored == n, deployment.tail()
+    with transaction(deployment.sessions) as s:
+        to_draft = int(s.scalar(select(func.count()).where(MentionRow.state == "scored")) or 0)
+    drafter = deployment.worker(queues="draft", threads=1)
+    before = deployment.wait(lambda c: c.drafts >= 1, timeout=60)
+    deployment.kill(drafter)
+    assert 0 < before.drafts < to_draft, f"not killed mid-stream ({to_draft} to draft): {before}"
+    stop(scorer)
+    deployment.worker()
+    got = deployment.wait(lambda c: c.done >= n, timeout=90)
+    assert_each_once(got, n, deployment.tail())
+    assert got.drafts == to_draft
+
+
+def _send_until_the_post_arrives_then_kill(deployment, api):  # type: ignore[no-untyped-def]
+    """Run the X brand's mentions to drafts, approve them, kill the sender mid-post."""
+    n = mention_count(api)
+    first = deployment.worker()
+    deployment.scheduler()
+    drafted = deployment.wait(lambda c: c.done >= n, timeout=90)
+    assert_each_once(drafted, n, deployment.tail())
+    approved = approve_pending(deployment.sessions)
+    assert len(approved) >= 3, "too few drafts to send for the test to mean much"
+    send_approved(deployment.broker, approved)
+    assert wait_until(lambda: len(api.seen(POST, "POST")) >= 1, timeout=30), deployment.tail()
+    deployment.kill(first)  # mid-post: the request is on the platform's side now
+    return approved
+
+
+def test_a_worker_killed_after_its_post_landed_never_posts_it_twice(x_deployment, x_api):
+    # The platform posts the reply but answers after the worker is dead.
+    x_api.inject(Fault.timeout(X_TIMEOUT * 3), path=POST, method="POST")
+    approved = _send_until_the_post_arrives_then_kill(x_deployment, x_api)
+    x_deployment.worker()
+    assert wait_until(
+        lambda: len(x_api.posted) >= len(approved) and _all_sent(x_deployment), timeout=60
+    ), x_deployment.tail()
+    assert_replied_once(x_deployment.sessions, x_api, approved, x_deployment.tail())
+
+
+def test_a_worker_killed_before_its_post_landed_posts_it_once_after_the_settle_window(
+    deploy, x_api
+):
+    deployment = deploy([X_BRAND], **x_env(x_api), BRANDCARE_SEND_SETTLE_SECONDS="8")
+    # The post hangs on the way and never lands; the worker dies while it hangs.
+    x_api.inject(Fault.hang(X_TIMEOUT * 3), path=POST, method="POST")
+    approved = _send_until_the_post_arrives_then_kill(deployment, x_api)
+    deployment.worker()
+    assert wait_until(lambda: _all_sent(deployment), timeout=90), deployment.tail()
+    assert_replied_once(deployment.sessions, x_api, approved, deployment.tail())
+
+
+def _all_sent(deployment) -> bool:  # type: ignore[no-untyped-def]
+    replies = replies_by_mention(deployment.sessions)
+    return bool(replies) and all(state == "sent" for state, _ in replies.values())
