@@ -38,7 +38,6 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.config import Settings
-from brandcare.metrics import DatabaseCollector
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +60,25 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
-def registry(sessions: sessionmaker[Session] | None = None) -> CollectorRegistry:
-    """What one scrape reports: the processes' metrics, plus the backlog if ``sessions``."""
+def registry(
+    sessions: sessionmaker[Session] | None = None, *, totals_every: float = 60.0
+) -> CollectorRegistry:
+    """What a scrape reports: the processes' metrics, plus the backlog if ``sessions``.
+
+    Build it once per endpoint: the backlog collector keeps the slow draft totals for
+    ``totals_every`` seconds between scrapes.
+    """
+    # Imported late: declaring the metrics writes files in multiprocess mode, and
+    # `brandcare worker` must set its folder up before anything does.
+    from brandcare.metrics import DatabaseCollector
+
     found = CollectorRegistry()
     if multiprocess():
         MultiProcessCollector(found)  # type: ignore[no-untyped-call]
     else:
         found.register(_ThisProcess())
     if sessions is not None:
-        found.register(DatabaseCollector(sessions))
+        found.register(DatabaseCollector(sessions, totals_every=totals_every))
     return found
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from brandcare import metrics_http
 from brandcare.config import Settings
@@ -28,5 +28,13 @@ def metrics(request: Request) -> Response:
         return PlainTextResponse(
             "bearer token required\n", 401, headers={"www-authenticate": "Bearer"}
         )
-    found = metrics_http.registry(request.app.state.sessions)
-    return Response(generate_latest(found), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_registry(request)), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry(request: Request) -> CollectorRegistry:
+    """The app's registry, made on the first scrape and kept (it caches slow totals)."""
+    state = request.app.state
+    found: CollectorRegistry | None = getattr(state, "metrics_registry", None)
+    if found is None:
+        found = state.metrics_registry = metrics_http.registry(state.sessions)
+    return found

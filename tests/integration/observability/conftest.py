@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from brandcare import runtime
+from brandcare import metrics_http, runtime
 from brandcare.config import Settings
 from brandcare.pipeline import Pipeline
 from brandcare.setup import QuerySpec
@@ -80,9 +80,11 @@ class Flow:
         return parse(r.text)
 
 
-def make_flow(tmp_path: Path, **settings: object) -> Flow:
-    url = f"sqlite:///{tmp_path / 'observed.db'}"
-    migrate.upgrade(url)
+def make_flow(tmp_path: Path, database_url: str | None = None, **settings: object) -> Flow:
+    """The flow over ``database_url`` (migrated already), else a fresh SQLite file."""
+    url = database_url or f"sqlite:///{tmp_path / 'observed.db'}"
+    if database_url is None:
+        migrate.upgrade(url)
     config = Settings(database_url=url, metrics_token=SecretStr(TOKEN), **settings)  # type: ignore[arg-type]
     # The second reply the platform refuses: the post was deleted meanwhile.
     source = ScriptedSource.with_mentions(
@@ -97,6 +99,8 @@ def make_flow(tmp_path: Path, **settings: object) -> Flow:
     with transaction(pipeline.sessions) as s:
         query_id = s.scalars(select(QueryRow.id)).one()
     app = create_app(config, send=lambda draft_id: None)
+    # Every scrape counts every draft state afresh (the app's own keeps them a minute).
+    app.state.metrics_registry = metrics_http.registry(pipeline.sessions, totals_every=0)
     return Flow(config, pipeline, source, app, brand, query_id)
 
 

@@ -240,3 +240,22 @@ def test_an_unreadable_database_reports_down_and_keeps_the_counters(tmp_path: Pa
     assert not any(name == "brandcare_queue_depth" for name, _ in samples)
     assert any(name.startswith("python_") or name.startswith("process_") for name, _ in samples)
     engine.dispose()
+
+
+def test_the_slow_draft_totals_are_reused_between_scrapes_but_waiting_work_is_current(
+    flow: Flow,
+) -> None:
+    p = flow.pipeline
+    p.draft_many(p.score(p.poll(flow.query_id).new_ids))
+    found = metrics_http.registry(p.sessions, totals_every=3600)
+    first = parse(_text(found))
+    pending = value(first, "brandcare_drafts", state="pending")
+    with transaction(p.sessions) as s:
+        draft_id = s.scalars(select(DraftRow.id).where(DraftRow.state == "pending")).first()
+        assert draft_id is not None
+        assert queries.transition_draft(s, draft_id, ["pending"], "rejected", "ana")
+    second = parse(_text(found))
+    assert value(second, "brandcare_drafts", state="pending") == pending - 1  # current
+    assert value(second, "brandcare_drafts", state="rejected") == 0  # the cached total
+    fresh = parse(_text(metrics_http.registry(p.sessions)))
+    assert value(fresh, "brandcare_drafts", state="rejected") == 1
