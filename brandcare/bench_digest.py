@@ -13,7 +13,6 @@ import datetime as dt
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,19 +91,10 @@ def _database(kind: str, postgres: str | None) -> Iterator[str]:
             yield f"sqlite:///{Path(tmp) / 'digest.db'}"
         return
     assert postgres is not None
-    from psycopg import sql
+    from brandcare.bench_servers import throwaway_database
 
-    name = f"brandcare_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string()))
-    try:
-        yield postgres.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)).as_string()))  # fmt: skip
-        admin.dispose()
+    with throwaway_database(postgres) as url:
+        yield url
 
 
 def _build(sessions: sessionmaker[Session], period: str) -> None:
