@@ -30,6 +30,8 @@ feedback_app = typer.Typer(help="Agents' label corrections, for retraining.", no
 app.add_typer(feedback_app, name="feedback")
 alerts_app = typer.Typer(help="Spike alerts on negative mentions.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+import_app = typer.Typer(help="Bring in history: past replies for drafts.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 def _settings() -> Settings:
@@ -769,6 +771,120 @@ def bench_load(
     typer.echo(text)
     if not passed:
         raise typer.Exit(1)
+
+
+@import_app.command("conversations")
+def import_conversations(
+    file: Annotated[Path, typer.Argument(help="JSON Lines of past conversations")],
+    brand: Annotated[
+        str | None, typer.Option(help="remember everything under this brand slug")
+    ] = None,
+    create_brands: Annotated[
+        bool, typer.Option(help="create a brand for a company handle no brand answers to")
+    ] = False,
+) -> None:
+    """Seed reply memory with past mention -> reply pairs (importing twice stores once)."""
+    from brandcare.conversations import import_conversations as run_import
+    from brandcare.conversations import load_file
+    from brandcare.scoring_io import MalformedInputError
+    from brandcare.store import make_engine, migrate, session_factory, transaction
+
+    settings = _settings()
+    try:
+        items = load_file(file)
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{file} is not UTF-8 text (byte {exc.start}): {exc.reason}", 2) from exc
+    except MalformedInputError as exc:
+        raise _fail(str(exc), 2) from exc
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(session_factory(engine)) as s:
+            report = run_import(s, items, brand=brand, create_brands=create_brands)
+    except LookupError as exc:
+        raise _fail(str(exc).strip("'\""), 2) from exc
+    finally:
+        engine.dispose()
+    for line in report.lines():
+        typer.echo(line)
+    typer.echo(
+        f"{sum(report.stored.values())} replies remembered, "
+        f"{sum(report.already.values())} already there, {sum(report.skipped.values())} skipped"
+    )
+
+
+@app.command()
+def draft(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="JSON Lines of {id, text, brand, author, platform}; stdin if omitted"),
+    ] = None,
+    templates_only: Annotated[
+        bool, typer.Option(help="draft from the templates only, never from past replies")
+    ] = False,
+    threshold: Annotated[
+        float | None, typer.Option(help="similarity from which a past reply is adapted")
+    ] = None,
+) -> None:
+    """Draft replies: one JSON line out per mention in ({id, draft, based_on, skip_reason})."""
+    from brandcare.drafting_io import DRAFT_SHAPE, DraftRequest, draft_records
+    from brandcare.scoring_io import MalformedInputError, parse_requests
+    from brandcare.store import make_engine, migrate, session_factory
+
+    settings = _settings()
+    try:
+        stream = sys.stdin if file is None else file.open(encoding="utf-8", errors="strict")
+        with stream:
+            requests = parse_requests(stream, DraftRequest, DRAFT_SHAPE)
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    except UnicodeDecodeError as exc:
+        raise _fail(f"input is not UTF-8 text (byte {exc.start}): {exc.reason}", 2) from exc
+    except MalformedInputError as exc:
+        raise _fail(str(exc), 2) from exc
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        records = draft_records(
+            session_factory(engine),
+            _scorer(settings),
+            requests,
+            templates_only=templates_only,
+            threshold=threshold,
+        )
+    finally:
+        engine.dispose()
+    out = sys.stdout.buffer
+    for record in records:
+        out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+    out.flush()
+
+
+@bench_app.command("drafts")
+def bench_drafts(
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    search: Annotated[
+        bool, typer.Option("--search", help="time nearest-neighbour search instead")
+    ] = False,
+    sizes: Annotated[str, typer.Option(help="--search: vector counts, comma-separated")] = (
+        "10000,100000,1000000"
+    ),
+) -> None:
+    """Retrieval drafts against template drafts, scored against the real agents' replies."""
+    from brandcare.bench_drafts import run_drafts_benchmark, run_search_benchmark
+    from sentiment.data import DatasetMissingError, shared_dir
+
+    _settings()
+    if search:
+        typer.echo(run_search_benchmark([int(x) for x in sizes.split(",") if x.strip()]))
+        return
+    try:
+        folder = shared or shared_dir()
+    except DatasetMissingError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(run_drafts_benchmark(folder))
 
 
 def main() -> None:

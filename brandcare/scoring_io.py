@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -17,6 +17,7 @@ from responders.policy import decide
 from sentiment.base import Scorer
 
 MAX_REPORTED_ERRORS = 10
+SCORE_SHAPE = '{"id": <string or integer>, "text": <string>}'
 
 
 class ScoreRequest(BaseModel):
@@ -43,13 +44,14 @@ class LineError:
 class MalformedInputError(ValueError):
     """Input lines that do not follow the contract; nothing was scored."""
 
-    def __init__(self, errors: Sequence[LineError], total: int) -> None:
+    def __init__(
+        self, errors: Sequence[LineError], total: int, expected: str = SCORE_SHAPE
+    ) -> None:
         self.errors = list(errors)
         more = f" (and {total - len(errors)} more)" if total > len(errors) else ""
         lines = "\n".join(f"  {e}" for e in errors)
         super().__init__(
-            f"{total} malformed input line(s){more}; expected "
-            f'{{"id": <string or integer>, "text": <string>}} per line:\n{lines}'
+            f"{total} malformed input line(s){more}; expected {expected} per line:\n{lines}"
         )
 
 
@@ -61,9 +63,18 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_Request = TypeVar("_Request", bound=BaseModel)
+
+
 def parse_lines(lines: Iterable[str]) -> list[ScoreRequest]:
     """Validate every line; raise MalformedInputError naming the bad ones."""
-    requests: list[ScoreRequest] = []
+    return parse_requests(lines, ScoreRequest, SCORE_SHAPE)
+
+
+def parse_requests(lines: Iterable[str], model: type[_Request], expected: str) -> list[_Request]:
+    """Validate every line as ``model``; raise MalformedInputError naming the bad ones
+    (``expected`` describes a good line in the message)."""
+    requests: list[_Request] = []
     errors: list[LineError] = []
     total_errors = 0
     for number, raw in enumerate(lines, 1):
@@ -83,7 +94,7 @@ def parse_lines(lines: Iterable[str]) -> list[ScoreRequest]:
                 problem = f"expected a JSON object, got {type(value).__name__}"
             else:
                 try:
-                    requests.append(ScoreRequest.model_validate(value))
+                    requests.append(model.model_validate(value))
                 except ValidationError as exc:
                     problem = _describe(exc)
         if problem is not None:
@@ -91,7 +102,7 @@ def parse_lines(lines: Iterable[str]) -> list[ScoreRequest]:
             if len(errors) < MAX_REPORTED_ERRORS:
                 errors.append(LineError(number, problem))
     if total_errors:
-        raise MalformedInputError(errors, total_errors)
+        raise MalformedInputError(errors, total_errors, expected)
     return requests
 
 

@@ -496,6 +496,16 @@ def choose_template(scores: Scores) -> tuple[str, tuple[str, ...]]:
     return name, tuple(notes)
 
 
+def handle_text(mention: Mention) -> str:
+    """How a reply names the author: "@kim" on X, "u/kim" on Reddit; "" when unsafe."""
+    return _handle_text(mention)
+
+
+def named_things(clean: str, voice: Voice) -> dict[str, str]:
+    """What a scrubbed text names that a reply may repeat: kind -> phrase ("your flight UA 1")."""
+    return {kind: named.phrase for kind, named in _named_things(clean, voice).items()}
+
+
 def _handle_text(mention: Mention) -> str:
     handle = re.sub(r"^(?:@|u/|/u/)", "", mention.author.handle.strip())
     # Platform handles are letters, digits, "_" and "-"; anything else is not echoed.

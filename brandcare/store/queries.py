@@ -674,6 +674,8 @@ class NewDraft:
     template: str | None = None
     state: Literal["pending", "skipped"] = "pending"
     skip_reason: str | None = None
+    #: The remembered reply (``reply_memory`` id) the text was adapted from.
+    based_on: int | None = None
 
 
 def create_draft(
@@ -715,6 +717,7 @@ def create_drafts(
             "template": d.template,
             "state": d.state,
             "skip_reason": d.skip_reason,
+            "based_on": d.based_on,
             "created_at": now,
             "updated_at": now,
             "version": 1,
@@ -751,6 +754,8 @@ def _created_detail(draft: NewDraft) -> dict[str, Any]:
     detail: dict[str, Any] = {"state": draft.state, "template": draft.template}
     if draft.skip_reason is not None:
         detail["skip_reason"] = draft.skip_reason
+    if draft.based_on is not None:
+        detail["based_on"] = draft.based_on
     return detail
 
 

@@ -73,6 +73,9 @@ class DraftOut(BaseModel):
     sla_breached: bool
     mention: MentionOut
     score: ScoreOut | None
+    based_on: int | None = Field(
+        default=None, description="the remembered reply (reply memory id) this draft adapted"
+    )
 
 
 class EventOut(BaseModel):
@@ -152,6 +155,7 @@ def _draft(it: inbox.InboxItem) -> DraftOut:
         sla_minutes=it.brand.sla_minutes,
         sla_breached=sla.breached,
         mention=_mention(m, it.brand),
+        based_on=d.based_on,
         score=None
         if sc is None
         else ScoreOut(

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from brandcare import feedback, review, users
 from brandcare.config import Settings
 from brandcare.store import inbox
+from brandcare.store import memory as reply_memory
 from brandcare.store.models import (
     SENTIMENTS,
     URGENCY_LEVELS,
@@ -61,7 +62,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
-    ago=views.ago, safe_url=views.safe_url, compact=views.compact, duration=views.duration
+    ago=views.ago, safe_url=views.safe_url, compact=views.compact, duration=views.duration,
+    day=views.day,
 )
 templates.env.globals.update(
     sla_status=views.sla_status,
@@ -278,6 +280,9 @@ def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str,
         "error": None,
         "text": found.draft.text,
         "next_id": _next_pending(s, draft_id),
+        "based_on": reply_memory.rows(s, [found.draft.based_on]).get(found.draft.based_on)
+        if found.draft.based_on is not None
+        else None,
     }
 
 

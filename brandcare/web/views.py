@@ -76,6 +76,14 @@ def safe_url(url: str | None) -> str | None:
     return url.strip()
 
 
+def day(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """ "3 May" this year, "3 May 2025" before: when a remembered reply was written."""
+    if when is None:
+        return ""
+    year = "" if when.year == (now or utcnow()).year else f" {when.year}"
+    return f"{when.day} {when:%b}{year}"
+
+
 def compact(n: int | None) -> str:
     """48213 -> "48.2k": reach at a glance."""
     n = n or 0
