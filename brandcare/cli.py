@@ -573,7 +573,7 @@ def worker(
         from brandcare import metrics_http
 
         try:
-            metrics_http.check_exposure(settings.metrics_host, settings.metrics_token)
+            metrics_http.check_exposure(settings.metrics_host, metrics_http.token_of(settings))
         except metrics_http.MetricsExposureError as exc:
             raise _fail(str(exc)) from exc
         os.environ.update(metrics_http.worker_environment(metrics_port))

@@ -82,6 +82,12 @@ def registry(
     return found
 
 
+def token_of(settings: Settings) -> SecretStr | None:
+    """The metrics token, None when unset or empty (``BRANDCARE_METRICS_TOKEN=``)."""
+    token = settings.metrics_token
+    return token if token is not None and token.get_secret_value().strip() else None
+
+
 def bearer_matches(header: str | None, token: SecretStr) -> bool:
     """Whether an Authorization header carries ``token`` (compared in constant time)."""
     scheme, _, given = (header or "").partition(" ")
@@ -151,7 +157,7 @@ def start(
     port = port or settings.metrics_port
     if not port:
         return None
-    server = make_server(settings.metrics_host, port, registry(sessions), settings.metrics_token)
+    server = make_server(settings.metrics_host, port, registry(sessions), token_of(settings))
     threading.Thread(target=server.serve_forever, name="brandcare-metrics", daemon=True).start()
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, server.server_address[1])
     return server
@@ -185,7 +191,7 @@ def serve_workers() -> int:
         log.error("worker metrics need BRANDCARE_METRICS_PORT: start with `brandcare worker`")
         return 1
     server = make_server(
-        settings.metrics_host, settings.metrics_port, registry(), settings.metrics_token
+        settings.metrics_host, settings.metrics_port, registry(), token_of(settings)
     )
     log.info("worker metrics on http://%s:%d/metrics", *server.server_address[:2])
     server.serve_forever()

@@ -21,7 +21,7 @@ router = APIRouter()
 def metrics(request: Request) -> Response:
     """The Prometheus text format, for a bearer of the metrics token."""
     settings: Settings = request.app.state.settings
-    token = settings.metrics_token
+    token = metrics_http.token_of(settings)
     if token is None:
         return PlainTextResponse("metrics are off: set BRANDCARE_METRICS_TOKEN\n", 404)
     if not metrics_http.bearer_matches(request.headers.get("authorization"), token):

@@ -259,3 +259,13 @@ def test_the_slow_draft_totals_are_reused_between_scrapes_but_waiting_work_is_cu
     assert value(second, "brandcare_drafts", state="rejected") == 0  # the cached total
     fresh = parse(_text(metrics_http.registry(p.sessions)))
     assert value(fresh, "brandcare_drafts", state="rejected") == 1
+
+
+def test_an_empty_metrics_token_counts_as_none(flow: Flow) -> None:
+    settings = Settings(database_url=flow.settings.database_url, metrics_token="")  # type: ignore[arg-type]
+    assert metrics_http.token_of(settings) is None
+    with pytest.raises(metrics_http.MetricsExposureError):
+        metrics_http.check_exposure("0.0.0.0", metrics_http.token_of(settings))
+    off = create_app(settings, send=lambda d: None)
+    r = TestClient(off, base_url="https://testserver").get("/metrics")
+    assert r.status_code == 404
