@@ -234,6 +234,8 @@ def _serve(settings: Settings) -> None:
         host=settings.web_host,
         port=settings.web_port,
         log_level="warning",
+        # uvicorn's lines go through our handler: the same format, and redacted.
+        log_config=None,
         proxy_headers=True,
     )
 
