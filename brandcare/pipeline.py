@@ -40,6 +40,14 @@ from sentiment.signals import find_signals
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+#: A text any working scorer reads: when it fails too, the scorer is broken, not a post.
+_PROBE = "hello"
+#: How much of an exception's message an agent is shown (and the database keeps).
+_ERROR_CHARS = 500
+
+
+class ScorerUnavailable(RuntimeError):
+    """The scorer fails on every text, a plain one included: retry later, set nothing aside."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +145,10 @@ def voice_of(brand: BrandRow) -> Voice:
         return Voice(brand=brand.name, products=products, **settings)
     except (TypeError, VoiceError) as exc:
         log.warning("brand %s has an invalid voice (%s); using the default voice", brand.slug, exc)
+    try:
         return Voice(brand=brand.name)
+    except VoiceError:  # a name no reply may carry (a control character)
+        return Voice(brand=brand.slug)
 
 
 class Pipeline:
@@ -298,13 +309,15 @@ class Pipeline:
             return []
         scorer = self.scorer()  # loaded before the clock starts: a load is not a batch
         started = time.perf_counter()
-        results = scorer.score([t.text for t in todo])
+        results, failed = self._score_texts(scorer, todo)
         metrics.scored(len(todo), time.perf_counter() - started)
-        records, actions = self._score_records(todo, results)
+        readable = [t for t in todo if t.mention_id not in failed]
+        records, actions = self._score_records(readable, results)
         with transaction(self.sessions) as s:
             newly = queries.save_scores(s, records)
             ignored = [m for m in newly if actions[m] is Action.IGNORE]
             queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
+            self._set_aside(s, failed, stage="score")
         log.info(
             "scored %d mentions (%d to draft)",
             len(newly),
@@ -312,6 +325,64 @@ class Pipeline:
             extra={"mention_ids": newly, "ignored_ids": ignored},
         )
         return [m for m in newly if actions[m] is not Action.IGNORE]
+
+    @staticmethod
+    def _score_texts(
+        scorer: Scorer, todo: Sequence[queries.TextToScore]
+    ) -> tuple[list[Scores], dict[int, str]]:
+        """Scores of the texts the scorer reads, and why it failed on the others.
+
+        A batch that fails is scored text by text, so one post the scorer chokes on is
+        set aside for the agents instead of holding its batch back at every retry. When
+        every text fails and a plain one does too, the scorer itself is broken:
+        ``ScorerUnavailable``, which the actor retries, and nothing is set aside.
+        """
+        try:
+            return scorer.score([t.text for t in todo]), {}
+        except Exception as exc:  # noqa: BLE001  (any scorer's bug: find the posts at fault)
+            log.warning(
+                "scoring %d mentions failed (%s: %s); scoring them one by one",
+                len(todo),
+                type(exc).__name__,
+                exc,
+            )
+        results: list[Scores] = []
+        failed: dict[int, str] = {}
+        for item in todo:
+            try:
+                results.extend(scorer.score([item.text]))
+            except Exception as exc:  # noqa: BLE001
+                failed[item.mention_id] = f"scoring failed: {type(exc).__name__}: {exc}"
+        if len(failed) == len(todo):
+            try:
+                scorer.score([_PROBE])
+            except Exception as exc:
+                raise ScorerUnavailable(
+                    f"the scorer fails even on {_PROBE!r} ({type(exc).__name__}: {exc}); the "
+                    f"{len(todo)} mentions stay unscored and are retried"
+                ) from exc
+        return results, failed
+
+    @staticmethod
+    def _set_aside(s: Session, failed: dict[int, str], *, stage: str) -> None:
+        """Mentions a stage failed on: state ``error`` with the reason, and an empty pending
+        draft, so they wait in the agents' inbox (answered by hand) rather than nowhere."""
+        for mention_id, why in failed.items():
+            error = why[:_ERROR_CHARS]
+            moved = queries.set_mention_state(
+                s, [mention_id], "error", from_states=["new", "scored", "drafted"], error=error
+            )
+            if not moved:
+                continue
+            queries.create_drafts(s, [queries.NewDraft(mention_id, "")])
+            queries.add_event(
+                s,
+                SYSTEM,
+                "mention.error",
+                mention_id=mention_id,
+                detail={"stage": stage, "error": error},
+            )
+            log.error("mention %d set aside for agents: %s", mention_id, error)
 
     def _score_records(
         self, todo: Sequence[queries.TextToScore], results: Sequence[Scores]
@@ -397,6 +468,8 @@ class Pipeline:
             for draft_state, mention_state in (("skipped", "skipped"), ("pending", "drafted")):
                 ids = [d.mention_id for d in drafts if d.state == draft_state]
                 queries.set_mention_state(s, ids, mention_state, from_states=["scored", "new"])
+            failed = {d.mention_id: d.error for d in drafts if d.error and d.mention_id in created}
+            self._set_aside(s, failed, stage="draft")
         new = [d for d in drafts if d.mention_id in created]
         metrics.drafted(d.state for d in new)
         if created:
@@ -420,6 +493,7 @@ class Pipeline:
         """The draft for one mention: a pending reply, or a skipped one with the reason."""
         as_reply = replace(decision, action=Action.REPLY)
         limit = PLATFORM_LIMITS.get(value.platform, 280)
+        error: str | None = None
         try:
             drafted = draft_reply(value, scores, as_reply, voice, limit=limit)
             text, template = drafted.text, drafted.template
@@ -432,13 +506,18 @@ class Pipeline:
                 exc,
                 extra={"mention_id": mention_id, "platform": value.platform},
             )
-            text, template = "", None
+            text, template, error = "", None, f"drafting failed: {exc}"
+        except Exception as exc:  # a drafting bug must not hold back the batch
+            log.exception(
+                "drafting mention %d (%s %s) failed", mention_id, value.platform, value.external_id
+            )
+            text, template, error = "", None, f"drafting failed: {type(exc).__name__}: {exc}"
         if decision.action is Action.SKIP_TROLL:
             why = "; ".join(r for r in decision.reasons if "insult" in r or "offensive" in r)
             return queries.NewDraft(
                 mention_id, text, template, state="skipped", skip_reason=why or "trolling"
             )
-        return queries.NewDraft(mention_id, text, template)
+        return queries.NewDraft(mention_id, text, template, error=error)
 
     # -- send -------------------------------------------------------------------------
 

@@ -676,6 +676,8 @@ class NewDraft:
     skip_reason: str | None = None
     #: The remembered reply (``reply_memory`` id) the text was adapted from.
     based_on: int | None = None
+    #: Why drafting failed (the text is then empty): the pipeline sets the mention aside.
+    error: str | None = None
 
 
 def create_draft(

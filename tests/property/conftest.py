@@ -1,4 +1,4 @@
-"""The listener's fake-server fixtures, shared with the property tests of bad payloads."""
+"""Fixtures shared with the integration tests: the listener's fake servers, the web site."""
 
 from tests.integration.listener.conftest import (  # noqa: F401  (fixtures, used by name)
     _no_prawcore_retry_sleep,
@@ -8,3 +8,4 @@ from tests.integration.listener.conftest import (  # noqa: F401  (fixtures, used
     twitter,
     twitter_api,
 )
+from tests.integration.web.conftest import site  # noqa: F401  (fixture, used by name)
