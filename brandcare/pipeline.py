@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare import metrics
+from brandcare.memory import ReplyMemory, Request
+from brandcare.store import memory as reply_memory
 from brandcare.store import queries, transaction
 from brandcare.store.models import (
     BrandRow,
@@ -32,9 +34,10 @@ from listener.base import Author, Mention, Query, Source
 from listener.errors import AuthError, PermanentSourceError
 from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
 from responders.policy import Action, Decision, Thresholds, decide
+from responders.retrieval import Adapted
 from responders.sender import SendOutcome, SendStatus, check_sent, send_once
 from responders.voice import Voice, VoiceError
-from sentiment.base import Scorer, Scores, Sentiment, SentimentProbs
+from sentiment.base import Embedder, Scorer, Scores, Sentiment, SentimentProbs
 from sentiment.signals import find_signals
 
 log = logging.getLogger(__name__)
@@ -181,6 +184,8 @@ class Pipeline:
         self.prices = prices or Prices()
         self.thresholds = thresholds or Thresholds()
         self.clock = clock
+        #: Past replies drafts are adapted from (when the scorer can embed).
+        self.memory = ReplyMemory()
 
     # -- poll -------------------------------------------------------------------------
 
@@ -453,12 +458,14 @@ class Pipeline:
                 )
             }
         voices = {brand_id: voice_of(brand) for brand_id, brand in brands.items()}
+        adapted = self._from_memory([m for m in mentions if m.id in latest], latest, voices)
         drafts = [
             self._compose(
                 mention_value(m),
                 m.id,
                 *scores_from_row(latest[m.id], m.text),
                 voices[m.brand_id],
+                adapted.get(m.id),
             )
             for m in mentions
             if m.id in latest
@@ -486,11 +493,45 @@ class Pipeline:
             )
         return created
 
+    def _from_memory(
+        self, mentions: Sequence[MentionRow], latest: dict[int, ScoreRow], voices: dict[int, Voice]
+    ) -> dict[int, Adapted]:
+        """Past replies adapted for the mentions that get a reply (a scorer that cannot
+        embed, or brands with nothing remembered: none)."""
+        scorer = self.scorer()
+        if not isinstance(scorer, Embedder):
+            return {}
+        requests = [
+            Request(
+                m.id,
+                m.brand_id,
+                mention_value(m),
+                voices[m.brand_id],
+                PLATFORM_LIMITS.get(m.platform, 280),
+            )
+            for m in mentions
+            if latest[m.id].needs_reply and not latest[m.id].troll
+        ]
+        try:
+            found = self.memory.suggest(self.sessions, scorer, requests)
+        except Exception:  # reply memory is a help: a bug there must not stop drafting
+            log.exception("reply memory failed for %d mentions: templates", len(requests))
+            return {}
+        return {int(k): v for k, v in found.items()}
+
     @staticmethod
     def _compose(
-        value: Mention, mention_id: int, scores: Scores, decision: Decision, voice: Voice
+        value: Mention,
+        mention_id: int,
+        scores: Scores,
+        decision: Decision,
+        voice: Voice,
+        adapted: Adapted | None = None,
     ) -> queries.NewDraft:
-        """The draft for one mention: a pending reply, or a skipped one with the reason."""
+        """The draft for one mention: a pending reply (adapted from a past reply when one
+        was close enough, else from the templates), or a skipped one with the reason."""
+        if adapted is not None and decision.action is Action.REPLY:
+            return queries.NewDraft(mention_id, adapted.text, based_on=adapted.based_on.memory_id)
         as_reply = replace(decision, action=Action.REPLY)
         limit = PLATFORM_LIMITS.get(value.platform, 280)
         error: str | None = None
@@ -540,7 +581,10 @@ class Pipeline:
                     url=posted.url,
                     posted_at=posted.posted_at,
                 )
-                queries.transition_draft(s, draft_id, ["sending"], "sent", SYSTEM)
+                if queries.transition_draft(s, draft_id, ["sending"], "sent", SYSTEM):
+                    # Remembered once sent: until then an approval can still be edited
+                    # back to pending or rejected, and a sent reply is what customers got.
+                    reply_memory.remember_sent(s, draft_id)
                 if outcome.post_attempts:
                     queries.record_usage(
                         s,

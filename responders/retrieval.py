@@ -274,7 +274,7 @@ _NOT_NAMES = frozenset(
     Monday Tuesday Wednesday Thursday Friday Saturday Sunday You Again Soon Later
     """.split()
 )
-_FLIGHT_IN_PHRASE = re.compile(r"\bflight (?P<num>(?!from\b)\S+)")
+_FLIGHT_IN_PHRASE = re.compile(r"\bflight (?P<num>(?!from\b)[^ ]+(?: \d+)?)(?= from |$)")
 _ROUTE_IN_PHRASE = re.compile(r"\bfrom (?P<a>[A-Z]{3}) to (?P<b>[A-Z]{3})\b")
 
 
@@ -479,6 +479,8 @@ def adapt(
         if advice:
             kept = [s for s in kept if s not in advice]
             notes.append("left out privacy advice meant for the old post")
+            # Advice for someone else's post is no part of the answer being reused.
+            original_words -= sum(len(_words(s)) for s in advice)
     text = " ".join(kept).strip()
     if not _words(text) or len(_words(text)) < MIN_KEPT * original_words:
         raise NotAdaptable("too little of the past reply is left once the old case is removed")
