@@ -88,29 +88,21 @@ class Counts:
 
 
 def counts(sessions: sessionmaker[Session]) -> Counts:
-    """The counts now."""
+    """The counts now, from one statement: one snapshot while the workers write."""
+    done = MentionRow.state.in_(DONE_STATES)
+    answered = MentionRow.state.in_(("drafted", "skipped"))
+    figures = (
+        select(func.count()).select_from(MentionRow),
+        select(func.count()).select_from(ScoreRow),
+        select(func.count(distinct(ScoreRow.mention_id))),
+        select(func.count()).select_from(MentionRow).where(done),
+        select(func.count()).select_from(DraftRow),
+        select(func.count(distinct(DraftRow.mention_id))),
+        select(func.count()).select_from(MentionRow).where(answered),
+    )
     with transaction(sessions) as s:
-
-        def one(stmt):  # type: ignore[no-untyped-def]
-            return int(s.scalar(stmt) or 0)
-
-        return Counts(
-            mentions=one(select(func.count()).select_from(MentionRow)),
-            scores=one(select(func.count()).select_from(ScoreRow)),
-            scored=one(select(func.count(distinct(ScoreRow.mention_id)))),
-            done=one(
-                select(func.count())
-                .select_from(MentionRow)
-                .where(MentionRow.state.in_(DONE_STATES))
-            ),
-            drafts=one(select(func.count()).select_from(DraftRow)),
-            drafted=one(select(func.count(distinct(DraftRow.mention_id)))),
-            answered=one(
-                select(func.count())
-                .select_from(MentionRow)
-                .where(MentionRow.state.in_(("drafted", "skipped")))
-            ),
-        )
+        row = s.execute(select(*(f.scalar_subquery() for f in figures))).one()
+    return Counts(*(int(x or 0) for x in row))
 
 
 def assert_each_once(got: Counts, n: int, context: str = "") -> None:

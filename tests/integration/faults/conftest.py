@@ -115,6 +115,12 @@ def x_deployment(deploy: Deploy, x_api: FakeTwitterApi) -> Deployment:
     return deploy([X_BRAND], **x_env(x_api))
 
 
+def stored_ids(sessions: sessionmaker[Session]) -> set[str]:
+    """The external ids of the stored mentions."""
+    with transaction(sessions) as s:
+        return set(s.scalars(select(MentionRow.external_id)))
+
+
 def replies_by_mention(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str | None]]:
     """Mention external id -> (its draft's state, the posted reply's id) for approved drafts."""
     with transaction(sessions) as s:
@@ -139,6 +145,12 @@ def assert_replied_once(
     with api._lock:
         on_platform = {t["id"] for t in api.posted}
     assert {r for _, r in replies.values()} == on_platform, f"stored reply ids: {replies}"
+
+
+def all_sent(sessions: sessionmaker[Session]) -> bool:
+    """Whether there are approved drafts and every one of them ended ``sent``."""
+    replies = replies_by_mention(sessions)
+    return bool(replies) and all(state == "sent" for state, _ in replies.values())
 
 
 def approve_pending(sessions: sessionmaker[Session]) -> list[int]:

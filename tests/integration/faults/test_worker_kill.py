@@ -19,10 +19,10 @@ from tests.integration.deployment import assert_each_once, stop, wait_until, wri
 from .conftest import (
     X_BRAND,
     X_TIMEOUT,
+    all_sent,
     approve_pending,
     assert_replied_once,
     mention_count,
-    replies_by_mention,
     send_approved,
     x_env,
 )
@@ -92,7 +92,7 @@ def test_a_worker_killed_after_its_post_landed_never_posts_it_twice(x_deployment
     approved = _send_until_the_post_arrives_then_kill(x_deployment, x_api)
     x_deployment.worker()
     assert wait_until(
-        lambda: len(x_api.posted) >= len(approved) and _all_sent(x_deployment), timeout=60
+        lambda: len(x_api.posted) >= len(approved) and all_sent(x_deployment.sessions), timeout=60
     ), x_deployment.tail()
     assert_replied_once(x_deployment.sessions, x_api, approved, x_deployment.tail())
 
@@ -105,10 +105,5 @@ def test_a_worker_killed_before_its_post_landed_posts_it_once_after_the_settle_w
     x_api.inject(Fault.hang(X_TIMEOUT * 3), path=POST, method="POST")
     approved = _send_until_the_post_arrives_then_kill(deployment, x_api)
     deployment.worker()
-    assert wait_until(lambda: _all_sent(deployment), timeout=90), deployment.tail()
+    assert wait_until(lambda: all_sent(deployment.sessions), timeout=90), deployment.tail()
     assert_replied_once(deployment.sessions, x_api, approved, deployment.tail())
-
-
-def _all_sent(deployment) -> bool:  # type: ignore[no-untyped-def]
-    replies = replies_by_mention(deployment.sessions)
-    return bool(replies) and all(state == "sent" for state, _ in replies.values())

@@ -1,0 +1,48 @@
+"""The platform misbehaves while the workers poll it: 429s, 5xx, timeouts, bad payloads.
+
+The real tweepy client in every worker talks to the fake X API, which answers the
+brand's mentions timeline with one fault after another before it answers properly.
+A rate limit re-enqueues the poll after the reset time, errors and timeouts are retried
+with backoff, an unreadable page is read again; the cursor only moves with a page that
+was stored, so each mention arrives exactly once and the workers keep going.
+"""
+
+from __future__ import annotations
+
+from tests.fakes.fake_api import Fault
+from tests.integration.deployment import assert_each_once
+
+from .conftest import X_TIMEOUT, mention_count, stored_ids
+
+MENTIONS = r"^/2/users/\d+/mentions$"
+
+
+def _without_authors_and_one_text(payload):  # type: ignore[no-untyped-def]
+    """The users expansion gone from the page, and the newest tweet's text gone too."""
+    payload.pop("includes", None)
+    payload["data"][0].pop("text")
+    return payload
+
+
+def test_polling_through_rate_limits_errors_timeouts_and_bad_payloads_stores_each_mention_once(
+    x_deployment, x_api
+):
+    broken = x_api.mention_tweets[0]["id"]  # the newest: the one whose text will be missing
+    for fault in (
+        Fault.rate_limited(reset_in=2),
+        Fault.server_error(500),
+        Fault.server_error(503),
+        Fault.timeout(X_TIMEOUT + 2),
+        Fault.truncated(),
+        Fault.not_json(),
+        Fault.rewrite(_without_authors_and_one_text),
+    ):
+        x_api.inject(fault, path=MENTIONS)
+    n = mention_count(x_api) - 1  # a tweet without text cannot be stored: skipped and logged
+    x_deployment.worker()
+    x_deployment.scheduler()
+    got = x_deployment.wait(lambda c: c.done >= n, timeout=120)
+    assert x_api.faults_left() == 0, "not every fault was served"
+    assert x_deployment.alive(), x_deployment.tail()
+    assert_each_once(got, n, x_deployment.tail())
+    assert stored_ids(x_deployment.sessions) == {t["id"] for t in x_api.mention_tweets} - {broken}
