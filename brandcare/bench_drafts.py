@@ -53,6 +53,9 @@ from responders.retrieval import (
 from responders.voice import Voice
 from sentiment.transformer import TransformerScorer
 
+#: How much of the best mean score (cosine and ROUGE-L averaged) a stricter threshold
+#: may give up.
+TOLERANCE = 0.01
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
@@ -168,19 +171,20 @@ def _choose_threshold(
     r_texts = [a[0] if a else t for a, t in zip(adapted, templates, strict=True)]
     r_scores = _score(scorer, r_texts, real)
     lines = []
-    best, best_value = THRESHOLDS[-1], -1.0
+    values: dict[float, float] = {}
     for threshold in THRESHOLDS:
         use = [a is not None and a[1] >= threshold for a in adapted]
         cos = float(np.mean(np.where(use, r_scores.cosine, t_scores.cosine)))
         rouge = float(np.mean(np.where(use, r_scores.rouge, t_scores.rouge)))
-        value = (cos + rouge) / 2
+        values[threshold] = (cos + rouge) / 2
         lines.append(
             f"  threshold {threshold:.2f}: adapted {sum(use):>3}/{len(use)}, "
             f"cosine {cos:.3f}, ROUGE-L {rouge:.3f}"
         )
-        if value > best_value + 1e-9:
-            best, best_value = threshold, value
-    return best, lines
+    # The measures reward a brand's wording even on another topic; the strictest threshold
+    # within a point of the best keeps drafts on topic at almost no cost to them.
+    best = max(values.values())
+    return max(t for t, v in values.items() if v >= best - TOLERANCE), lines
 
 
 def _seeded(
@@ -227,7 +231,10 @@ def run_drafts_benchmark(shared: Path, *, share: float = 0.7) -> str:
         threshold, sweep = _choose_threshold(scorer, seed, [past[c.ref] for c in seed])
         out.append("threshold sweep on the seed part (leave one out):")
         out += sweep
-        out.append(f"chosen threshold (best mean of both measures): {threshold:.2f}")
+        out.append(
+            f"chosen threshold: {threshold:.2f} (the strictest within {TOLERANCE:.2f} of the "
+            "best mean of both measures)"
+        )
         requests = [DraftRequest.model_validate(as_json(c)) for c in later]
         started = time.perf_counter()
         templ = draft_records(sessions, scorer, requests, templates_only=True, force_reply=True)
