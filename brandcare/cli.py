@@ -16,6 +16,8 @@ from brandcare.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from sentiment.data import Corpus
+
 app = typer.Typer(
     help="brandcare: open-source social care. Listen, score, draft, approve, send.",
     no_args_is_help=True,
@@ -90,10 +92,27 @@ def score(
     out.flush()
 
 
+def _model_dir(settings: Settings) -> Path:
+    from sentiment.artifacts import default_model_dir
+
+    return settings.model_dir or default_model_dir()
+
+
+def _repo_build() -> Path:
+    """``build/`` beside ``models/``: caches that a checkout can drop at any time."""
+    from sentiment.artifacts import default_model_dir
+
+    return default_model_dir().parent.parent / "build"
+
+
 @app.command()
 def train(
     out: Annotated[
-        Path | None, typer.Option(help="artifact folder (default models/scorer)")
+        Path | None,
+        typer.Option(
+            help="artifact folder (default models/scorer; with --feedback a new folder "
+            "beside the source, named after the new version)"
+        ),
     ] = None,
     shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
     epochs: Annotated[int | None, typer.Option(help="override the fine-tuning epochs")] = None,
@@ -101,13 +120,39 @@ def train(
         Path | None,
         typer.Option(help="refit only the care heads on this artifact folder's encoder"),
     ] = None,
+    feedback: Annotated[
+        Path | None,
+        typer.Option(
+            help="agents' corrections (JSON Lines from `brandcare feedback export`): refit "
+            "the heads of --source on the base data plus these"
+        ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="with --feedback: the model to improve (default BRANDCARE_MODEL_DIR)"),
+    ] = None,
+    base_limit: Annotated[
+        int | None,
+        typer.Option(help="with --feedback: base sentiment texts used (default all; for tests)"),
+    ] = None,
+    eval_limit: Annotated[
+        int | None,
+        typer.Option(help="with --feedback: items per validation set in the report (default all)"),
+    ] = None,
 ) -> None:
-    """Reproduce the scorer's artifacts from ../shared/datasets (about 20 minutes on 2 cores)."""
+    """Reproduce the scorer's artifacts from ../shared/datasets (about 20 minutes on 2 cores).
+
+    With --feedback, refit only the heads on agents' corrections (a few minutes) and write
+    a new model version with its before/after report.
+    """
     from sentiment.data import DatasetMissingError
     from sentiment.train import TrainConfig
     from sentiment.train import train as run_training
 
-    _settings()
+    settings = _settings()
+    if feedback is not None:
+        _train_feedback(settings, feedback, source, out, shared, base_limit, eval_limit)
+        return
     config = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     from sentiment.train import refit_care as run_refit
 
@@ -121,11 +166,62 @@ def train(
     typer.echo((folder / "MODEL_CARD.md").read_text())
 
 
+def _train_feedback(
+    settings: Settings,
+    feedback: Path,
+    source: Path | None,
+    out: Path | None,
+    shared: Path | None,
+    base_limit: int | None,
+    eval_limit: int | None,
+) -> None:
+    from sentiment.artifacts import ArtifactError
+    from sentiment.corrections import CorrectionsFileError
+    from sentiment.data import DatasetMissingError
+    from sentiment.feedback_eval import format_report
+    from sentiment.feedback_train import FeedbackConfig, FeedbackError, train_with_feedback
+
+    config = FeedbackConfig(base_limit=base_limit, eval_limit=eval_limit)
+    try:
+        result = train_with_feedback(
+            source or _model_dir(settings),
+            feedback,
+            out,
+            shared,
+            config,
+            cache_dir=_repo_build() / "feedback-cache",
+        )
+    except (DatasetMissingError, ArtifactError, CorrectionsFileError, FeedbackError) as exc:
+        raise _fail(str(exc)) from exc
+    for choice in result.choices:
+        typer.echo(f"- {choice.describe()}")
+    typer.echo(format_report(result.report, result.split))
+    typer.echo(
+        f"\nmodel {result.version} written to {result.out_dir}; score with it: "
+        f"BRANDCARE_MODEL_DIR={result.out_dir}"
+    )
+
+
 @app.command()
 def evaluate(
     shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N items per set")] = None,
     fp32: Annotated[bool, typer.Option(help="also evaluate the unquantized model")] = True,
+    feedback: Annotated[
+        Path | None,
+        typer.Option(
+            help="corrections a model was retrained on: report before/after on their "
+            "held-out slice and on the validation sets; exit 1 on a regression over 1 point"
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="with --feedback: the retrained model (default BRANDCARE_MODEL_DIR)"),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="with --feedback: the model before (default: the one retrained)"),
+    ] = None,
 ) -> None:
     """Print the scorer's metrics on held-out validation data, against the targets."""
     from sentiment.data import DatasetMissingError, load_corpus
@@ -136,6 +232,9 @@ def evaluate(
         corpus = load_corpus(shared)
     except DatasetMissingError as exc:
         raise _fail(str(exc)) from exc
+    if feedback is not None:
+        _evaluate_feedback(feedback, model or _model_dir(settings), baseline, corpus, limit)
+        return
     variants = {"production": _scorer(settings)}
     if fp32 and variants["production"].quantized:
         variants["fp32"] = _scorer(settings, quantize=False)
@@ -144,6 +243,59 @@ def evaluate(
         for name, scorer in variants.items()
     }
     typer.echo(format_table(reports))
+
+
+def _evaluate_feedback(
+    feedback: Path,
+    model: Path,
+    baseline: Path | None,
+    corpus: Corpus,
+    limit: int | None,
+) -> None:
+    from sentiment.artifacts import ArtifactError, default_model_dir, file_sha256, load_config
+    from sentiment.corrections import (
+        HELDOUT_FRACTION,
+        SPLIT_SEED,
+        CorrectionsFileError,
+        read_corrections,
+        split_corrections,
+    )
+    from sentiment.feedback_eval import compare, format_report
+    from sentiment.transformer import TransformerScorer
+
+    try:
+        record = load_config(model).extra.get("feedback", {})
+        corrections = read_corrections(feedback)
+    except (ArtifactError, CorrectionsFileError) as exc:
+        raise _fail(str(exc)) from exc
+    recorded = Path(record["source_dir"]) if "source_dir" in record else None
+    before_dir = baseline or (recorded if recorded and recorded.is_dir() else default_model_dir())
+    if before_dir.resolve() == model.resolve():
+        raise _fail(
+            f"the model and the baseline are both {model}: pass --model (the retrained folder) "
+            "and --baseline (the model before)"
+        )
+    if record.get("file_sha256") not in (None, file_sha256(feedback)):
+        typer.echo(
+            f"note: {feedback} is not the file {record.get('file')} the model was trained on "
+            "(checksums differ); the split is by post, so held-out posts stay held out",
+            err=True,
+        )
+    split = split_corrections(
+        corrections,
+        float(record.get("heldout_fraction", HELDOUT_FRACTION)),
+        int(record.get("split_seed", SPLIT_SEED)),
+    )
+    try:
+        before = TransformerScorer(before_dir, quantize=True)
+        after = TransformerScorer(model, quantize=True)
+    except ArtifactError as exc:
+        raise _fail(str(exc)) from exc
+    report = compare(before, after, corpus, split, limit=limit)
+    typer.echo(format_report(report, split))
+    if report.regressions:
+        names = ", ".join(name for name, _, _ in report.regressions)
+        raise _fail(f"regression of more than 1 point after retraining: {names}")
 
 
 @bench_app.command("score")
@@ -157,6 +309,41 @@ def bench_score(
 
     settings = _settings()
     typer.echo(run_score_benchmark(settings.model_dir, n=n, shared=shared, accuracy=accuracy))
+
+
+@bench_app.command("feedback")
+def bench_feedback(
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="keep the corrections and the retrained model here")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="which half of the care hold-out is the inbox")] = 0,
+    base_limit: Annotated[
+        int | None, typer.Option(help="base sentiment texts used (default all)")
+    ] = None,
+    eval_limit: Annotated[
+        int | None, typer.Option(help="items per validation set (default all)")
+    ] = None,
+) -> None:
+    """Learning from corrections: a simulated inbox's corrections, retrained on, before/after."""
+    from sentiment.data import DatasetMissingError
+    from sentiment.feedback_bench import run_feedback_benchmark
+    from sentiment.feedback_train import FeedbackConfig
+
+    settings = _settings()
+    try:
+        typer.echo(
+            run_feedback_benchmark(
+                _model_dir(settings),
+                shared,
+                out,
+                FeedbackConfig(base_limit=base_limit, eval_limit=eval_limit),
+                _repo_build() / "feedback-cache",
+                seed,
+            )
+        )
+    except DatasetMissingError as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()

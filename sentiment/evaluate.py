@@ -171,6 +171,7 @@ def write_model_card(
     checksum: str,
     seconds: float,
     how: str = "`brandcare train`",
+    metrics_heading: str = "Metrics (held-out data; fp32 and the int8-quantized production path)",
 ) -> None:
     """MODEL_CARD.md and metrics.json beside the weights."""
     sizes = {task: len(v) for task, v in corpus.train.items()}
@@ -209,7 +210,7 @@ in {seconds / 60:.1f} minutes on a 2-core CPU (torch {_torch_version()}).
 - Seed {train.seed}, {train.epochs} epochs, batch {train.batch_size}, lr {train.lr}
   (heads {train.head_lr}), AdamW, linear warm-up and decay, class-balanced losses.
 
-## Metrics (held-out data; fp32 and the int8-quantized production path)
+## {metrics_heading}
 {format_table(reports)}
 
 Decision points: probabilities >= {PROB_DECISION} decide troll / needs reply / offensive;
