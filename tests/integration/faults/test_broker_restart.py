@@ -19,7 +19,7 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(
     replay_deployment, broker, replay
 ):
     deployment = replay_deployment
-    n = 900
+    n = 600
     write_replay(replay, n)
     deployment.worker()
     deployment.scheduler()
