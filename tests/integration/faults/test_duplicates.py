@@ -9,6 +9,7 @@ each mention is stored, scored and drafted once, and its reply goes out once.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from brandcare.setup import BrandSpec, QuerySpec
@@ -28,6 +29,8 @@ from .conftest import (
     stored_ids,
     x_env,
 )
+
+pytestmark = pytest.mark.shared  # the fake X API replays ../shared/fixtures
 
 SEARCH = r"^/2/tweets/search/recent$"
 #: Polls of each query enqueued at once, before any worker has started.

@@ -9,6 +9,8 @@ approved reply is on the platform exactly once, and every draft ends ``sent``.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.fake_api import Fault
 from tests.integration.deployment import wait_until
 
@@ -22,6 +24,8 @@ from .conftest import (
     send_approved,
     x_env,
 )
+
+pytestmark = pytest.mark.shared  # the fake X API replays ../shared/fixtures
 
 POST = r"^/2/tweets$"
 OUR_TIMELINE = r"^/2/users/\d+/tweets$"

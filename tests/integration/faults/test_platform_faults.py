@@ -9,10 +9,14 @@ was stored, so each mention arrives exactly once and the workers keep going.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.fake_api import Fault
 from tests.integration.deployment import assert_each_once
 
 from .conftest import X_TIMEOUT, mention_count, stored_ids
+
+pytestmark = pytest.mark.shared  # the fake X API replays ../shared/fixtures
 
 MENTIONS = r"^/2/users/\d+/mentions$"
 

@@ -9,6 +9,7 @@ may be posted again: nothing is lost and nothing is done twice.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from brandcare.store import transaction
@@ -71,6 +72,7 @@ def test_a_worker_killed_mid_batch_while_drafting_loses_and_duplicates_nothing(
     assert got.drafts == to_draft
 
 
+@pytest.mark.shared  # the fake X API replays ../shared/fixtures
 def test_a_worker_killed_mid_send_posts_each_reply_exactly_once(deploy, x_api):
     # A retry may post again 8 s after an attempt began (production: 3 min).
     deployment = deploy([X_BRAND], **x_env(x_api), BRANDCARE_SEND_SETTLE_SECONDS="8")
