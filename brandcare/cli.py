@@ -770,6 +770,47 @@ def worker(
     os.execv(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
 
 
+@app.command()
+def rescore(
+    days: Annotated[float, typer.Option(help="mentions posted in the last N days")] = 7.0,
+    brand: Annotated[str | None, typer.Option(help="brand slug (default all)")] = None,
+    batch: Annotated[int, typer.Option(help="mentions per forward pass and transaction")] = 256,
+) -> None:
+    """Score recent mentions again with the current model (after a retraining).
+
+    The new version's scores sit beside the old ones and are the ones the inbox, digests
+    and alerts read (one score per mention, the newest); drafts keep their state.
+    """
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from brandcare import runtime
+    from brandcare.store import transaction
+    from brandcare.store.models import BrandRow, MentionRow
+
+    settings = _settings()
+    pipe = runtime.ensure(settings)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with transaction(pipe.sessions) as s:
+        stmt = select(MentionRow.id).where(
+            MentionRow.created_at >= since, MentionRow.deleted_at.is_(None)
+        )
+        if brand:
+            brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
+            if brand_id is None:
+                raise _fail(f"no brand {brand!r}")
+            stmt = stmt.where(MentionRow.brand_id == brand_id)
+        ids = list(s.scalars(stmt.order_by(MentionRow.id)))
+    done = 0
+    for start in range(0, len(ids), batch):
+        done += len(pipe.rescore(ids[start : start + batch]))
+    typer.echo(
+        f"{done} of {len(ids)} mentions rescored by {pipe.scorer().model_version} "
+        f"({len(ids) - done} had its score already)"
+    )
+
+
 @app.command("queue")
 def queue_(
     limit: Annotated[int, typer.Option(help="drafts to show")] = 20,

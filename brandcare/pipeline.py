@@ -389,6 +389,25 @@ class Pipeline:
             )
             log.error("mention %d set aside for agents: %s", mention_id, error)
 
+    def rescore(self, mention_ids: Sequence[int]) -> list[int]:
+        """Score mentions again with this process's model; those it scored for the first time.
+
+        A new model version (``brandcare train --feedback``) adds a score row beside the
+        old one, and the newest row is the one the inbox, aggregates and digests read:
+        one score per mention, never a blend. Rescoring a window after a model change keeps
+        a digest from comparing one model's week with another's. Drafts keep their state
+        (an agent sees the new labels and can un-skip); nothing is enqueued.
+        """
+        with self._compute:
+            scorer = self.scorer()
+            with transaction(self.sessions) as s:
+                todo = queries.texts_to_score(s, mention_ids, scorer.model_version)
+            if not todo:
+                return []
+            records, _ = self._score_records(todo, scorer.score([t.text for t in todo]))
+            with transaction(self.sessions) as s:
+                return queries.save_scores(s, records)
+
     def _score_records(
         self, todo: Sequence[queries.TextToScore], results: Sequence[Scores]
     ) -> tuple[list[queries.ScoreRecord], dict[int, Action]]:

@@ -62,6 +62,12 @@ from sentiment.transformer import TransformerScorer, clean_text, quantize_int8
 
 log = logging.getLogger(__name__)
 
+#: How far past its decision point a head must put a training correction to count it
+#: learned: half a logit (a probability of 0.5 becomes 0.62), a twentieth of the urgency
+#: scale. Scoring in production batches texts differently, and int8 activations move a
+#: little with the batch: a correction learned by a hair may not hold there.
+LEARNED_MARGIN = 0.5
+
 #: How many base examples one correction may be worth; 0 (ignore them) is the fallback.
 WEIGHTS: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
 
@@ -99,7 +105,7 @@ class HeadChoice:
     weight: float
     #: Out-of-fold share of training corrections right (None: fewer than two).
     cv: float | None
-    #: Share of training corrections right when trained on all of them.
+    #: Share of training corrections learned (past LEARNED_MARGIN) when trained on all.
     fit: float
     #: Accuracy on each guard set at this weight, and without corrections.
     guards: tuple[str, ...]
@@ -137,7 +143,9 @@ class _Head:
     yc: np.ndarray
     #: (base rows, correction rows, weight of a correction) -> a fitted model.
     fit: Callable[[np.ndarray, np.ndarray, float], Any]
-    decide: Callable[[Any, np.ndarray], np.ndarray]
+    #: (model, features, labels) -> how far each answer is on the right side of the
+    #: decision point (negative: wrong), in logits (urgency: tenths of its scale).
+    margin: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
     guards: tuple[_Guard, ...]
     #: Base rows trained on beside the corrections when measuring on corrections.
     corr_base: np.ndarray
@@ -157,7 +165,7 @@ class _Head:
         for guard in self.guards:
             hits = total = 0
             for rows, x, y in guard.parts:
-                hits += int(np.sum(self.decide(self.train(rows, corr, weight), x) == y))
+                hits += int(np.sum(self.margin(self.train(rows, corr, weight), x, y) > 0))
                 total += len(y)
             out.append(hits / max(total, 1))
         return tuple(out)
@@ -174,13 +182,13 @@ def _choose(head: _Head, config: FeedbackConfig) -> HeadChoice:
     for weight in sorted({0.0, *config.weights}):
         guard = head.guarded(weight, every)
         model = head.train(head.corr_base, every, weight)
-        fit = float(np.mean(head.decide(model, head.xc) == head.yc))
+        fit = float(np.mean(head.margin(model, head.xc, head.yc) >= LEARNED_MARGIN))
         cv: float | None = None
         if folds:
             right = 0
             for fold in folds:
                 model = head.train(head.corr_base, np.setdiff1d(every, fold), weight)
-                right += int(np.sum(head.decide(model, head.xc[fold]) == head.yc[fold]))
+                right += int(np.sum(head.margin(model, head.xc[fold], head.yc[fold]) > 0))
             cv = right / n
         tried.append((weight, cv, fit, guard))
         log.info("%s weight %g: cv %s fit %.3f guards %s", head.name, weight, cv, fit, guard)
@@ -249,9 +257,15 @@ def _distilled_fit(
     return fit
 
 
-def _argmax(model: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
-    labels: np.ndarray = np.argmax(x @ model[0].T + model[1], axis=1)
-    return labels
+def _softmax_margin(
+    model: tuple[np.ndarray, np.ndarray], x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Logit of the right class minus the best other one."""
+    logits = x @ model[0].T + model[1]
+    right = logits[np.arange(len(y)), y]
+    logits[np.arange(len(y)), y] = -np.inf
+    margin: np.ndarray = right - logits.max(axis=1)
+    return margin
 
 
 def _logistic_fit(
@@ -273,21 +287,40 @@ def _logistic_fit(
     return fit
 
 
-def _binary_decide(threshold: float) -> Callable[[Any, np.ndarray], np.ndarray]:
-    def decide(model: Any, x: np.ndarray) -> np.ndarray:
-        labels: np.ndarray = (model.predict_proba(x)[:, 1] >= threshold).astype(np.int64)
-        return labels
+def _binary_margin(threshold: float) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray]:
+    """Logit distance past the tuned threshold, toward the right answer."""
+    at = math.log(threshold / (1 - threshold))
 
-    return decide
+    def margin(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        z = model.decision_function(x) - at
+        signed: np.ndarray = np.where(y == 1, z, -z)
+        return signed
+
+    return margin
 
 
-def _urgency_decide(t1: float, t2: float) -> Callable[[Any, np.ndarray], np.ndarray]:
-    def decide(model: Any, x: np.ndarray) -> np.ndarray:
+def _urgency_margin(t1: float, t2: float) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray]:
+    """Distance of the raw urgency into the right level's band, in tenths of the scale."""
+
+    def margin(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         probs = model.predict_proba(x)
         raw = 0.5 * probs[:, 1] + probs[:, 2]
-        return np.where(raw >= t2, 2, np.where(raw >= t1, 1, 0))
+        inside = np.where(
+            y == 0, t1 - raw, np.where(y == 2, raw - t2, np.minimum(raw - t1, t2 - raw))
+        )
+        scaled: np.ndarray = 10 * inside
+        return scaled
 
-    return decide
+    return margin
+
+
+def _class_margin(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Log-probability of the right class minus the best other one (a multi-class head)."""
+    logp = model.predict_log_proba(x)
+    right = logp[np.arange(len(y)), y].copy()
+    logp[np.arange(len(y)), y] = -np.inf
+    margin: np.ndarray = right - logp.max(axis=1)
+    return margin
 
 
 @dataclass(frozen=True)
@@ -422,7 +455,7 @@ def _refit_sentiment(
             xc,
             yc,
         ),
-        _argmax,
+        _softmax_margin,
         (
             _Guard("base slice", ((rest, xb[guard_rows], yb[guard_rows]),)),
             _Guard("care train", ((rest, xg, yg),)),
@@ -510,20 +543,20 @@ def _refit_care(
             ],
             dtype=np.int64,
         )
-        decide: Callable[[Any, np.ndarray], np.ndarray]
+        margin: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
         if name == "urgency":
-            decide = _urgency_decide(float(knots[1]), float(knots[2]))
+            margin = _urgency_margin(float(knots[1]), float(knots[2]))
         elif hyper.threshold is not None:
-            decide = _binary_decide(hyper.threshold)
+            margin = _binary_margin(hyper.threshold)
         else:
-            decide = _predict
+            margin = _class_margin
         base_weights = _balanced(y, int(y.max()) + 1) if hyper.balanced else np.ones(len(y))
         problem = _Head(
             name,
             xc,
             yc,
             _logistic_fit(hyper.c, x, y, base_weights, xc, yc),
-            decide,
+            margin,
             (
                 _Guard(
                     "care out-of-fold", tuple((np.setdiff1d(every, f), x[f], y[f]) for f in folds)
@@ -652,10 +685,6 @@ def _linear(module: torch.nn.Module) -> torch.nn.Linear:
     if not isinstance(module, torch.nn.Linear):
         raise FeedbackError(f"expected a linear head, found {type(module).__name__}")
     return module
-
-
-def _predict(model: Any, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict(x))
 
 
 def _version(source_version: str, source_sha: str, network: TaskNetwork, care: CareHeads) -> str:
