@@ -52,7 +52,10 @@ class Periodic:
             except Exception:  # the next tick tries again; the pipeline must not stop
                 log.exception("the spike alert check failed; retrying at the next tick")
         if self.settings.digest_hour_utc is not None and now.hour == self.settings.digest_hour_utc:
-            self._digests(now)
+            try:
+                self._digests(now)
+            except Exception:  # a digest already sent is recorded: the next tick resumes
+                log.exception("sending the digests failed; retrying at the next tick")
 
     def _digests(self, now: dt.datetime) -> None:
         end = now.replace(minute=0, second=0, microsecond=0)

@@ -9,14 +9,21 @@ have not reached yet.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from sqlalchemy.engine import make_url
 
+from brandcare.config import Settings
+from brandcare.insights.periodic import Periodic
+from brandcare.schedule import Enqueue, Scheduler
+from brandcare.store import make_engine, session_factory
+from brandcare.store.queries import StaleWork
 from tests.integration.deployment import (
     TcpProxy,
     assert_each_once,
     counts,
+    free_port,
     with_port,
     write_replay,
 )
@@ -53,3 +60,18 @@ def test_thirty_seconds_without_the_database_while_polling_and_scoring(replay_de
         proxy.close()
     assert deployment.alive(), deployment.tail()
     assert_each_once(got, first + later, f"recovery took {recovery:.0f}s\n{deployment.tail()}")
+
+
+def test_the_scheduler_loop_outlives_a_database_it_cannot_reach():
+    # The scheduler is the process that recovers lost work once the database is back,
+    # so none of its periodic calls may end it: each logs and returns.
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
+    sessions = session_factory(make_engine(unreachable))
+    enqueued: list[object] = []
+    scheduler = Scheduler(sessions, Enqueue(*[enqueued.append] * 4))
+    assert scheduler.tick() == []
+    assert scheduler.sweep() == StaleWork([], [], [])
+    now = dt.datetime.now(dt.UTC)
+    settings = Settings(digest_hour_utc=now.hour, digest_recipients={"twitter": ["a@b.example"]})
+    Periodic(settings, sessions).tick(now, monotonic=1.0)  # alert check and digests due
+    assert enqueued == []
