@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,6 +16,12 @@ _LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
 # NUL (PostgreSQL text refuses it) and surrogate code points (half an emoji from a
 # broken "\ud83d" escape, which JSON parsers let through): no UTF-8 database stores them.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+#: Widths of the mention table's columns (``brandcare.store.models.MentionRow``; a test
+#: keeps them equal): PostgreSQL refuses a longer value, and with it the whole page.
+ID_CHARS = 128
+NAME_CHARS = 200
+LANG_CHARS = 16
 
 
 def utcnow() -> dt.datetime:
@@ -29,6 +36,21 @@ def storable(text: str) -> str:
     then never get past it); a replacement character keeps the post readable for agents.
     """
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def fit(text: str, width: int) -> str:
+    """A display field (a handle, a name) made storable and cut to its column's width."""
+    return storable(text)[:width]
+
+
+def identifier(value: object, width: int = ID_CHARS) -> str | None:
+    """An id the platform sent, as stored; None when it is not a string that fits.
+
+    Ids are never cut: two cut ids could name one post.
+    """
+    if not isinstance(value, str) or not value or len(value) > width:
+        return None
+    return storable(value)
 
 
 def header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -62,15 +84,18 @@ def _normalise(text: str) -> str:
 
 def json_safe(value: Any, depth: int = 0) -> Any:
     """``value`` reduced to JSON types, so ``Mention.raw`` can go into a JSON column."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or isinstance(value, bool | int | str):
         return value
-    if depth > 8:
-        return str(value)
-    if isinstance(value, Mapping):
+    if isinstance(value, float):  # JSON has no NaN or Infinity: PostgreSQL refuses them
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping) and depth <= 8:
         return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple) and depth <= 8:
         return [json_safe(v, depth + 1) for v in value]
-    return str(value)
+    try:
+        return str(value)
+    except (TypeError, ValueError):  # praw wraps odd JSON in objects whose str() breaks
+        return f"<{type(value).__name__}>"
 
 
 class RedactSecrets(logging.Filter):

@@ -23,7 +23,11 @@ import prawcore
 import requests
 
 from listener._common import (
+    ID_CHARS,
+    NAME_CHARS,
+    fit,
     header_int,
+    identifier,
     install_redaction,
     json_safe,
     same_text,
@@ -221,10 +225,21 @@ def _permalink(fields: Mapping[str, Any]) -> str | None:
         value = fields.get(key)
         if isinstance(value, str) and value.startswith("/"):
             return value.split("?", 1)[0]
-    link_id, item_id, subreddit = fields.get("link_id"), fields.get("id"), fields.get("subreddit")
-    if isinstance(link_id, str) and item_id and subreddit:
+    link_id, item_id = fields.get("link_id"), fields.get("id")
+    subreddit = _name_of(fields.get("subreddit"), "display_name")
+    if isinstance(link_id, str) and isinstance(item_id, str) and item_id and subreddit:
         return f"/r/{subreddit}/comments/{link_id.removeprefix('t3_')}/_/{item_id}/"
     return None
+
+
+def _name_of(value: object, attribute: str) -> str | None:
+    """A name praw sent as a string or wrapped in an object (``Redditor``, ``Subreddit``).
+
+    Read from the attribute, never through ``str()``: praw wraps whatever JSON came back,
+    and an object around a number raises on ``str()``.
+    """
+    name = value if isinstance(value, str) else getattr(value, attribute, None)
+    return name if isinstance(name, str) and name else None
 
 
 def item_to_mention(fields: Mapping[str, Any]) -> Mention | None:
@@ -247,7 +262,7 @@ def item_to_mention(fields: Mapping[str, Any]) -> Mention | None:
     missing = [
         name
         for name, ok in (
-            ("name", isinstance(fullname, str) and bool(fullname)),
+            ("name", isinstance(fullname, str) and 0 < len(fullname) <= ID_CHARS),
             ("created_utc", isinstance(created, int | float) and not isinstance(created, bool)),
             ("title" if is_submission else "body", text is not None),
         )
@@ -270,8 +285,8 @@ def item_to_mention(fields: Mapping[str, Any]) -> Mention | None:
         log.warning("skipping %s item %s: unreadable created_utc", PLATFORM, fullname)
         return None
     permalink = _permalink(fields)
-    author = fields.get("author")
-    handle = storable(str(author)) if author is not None else "[deleted]"
+    author = _name_of(fields.get("author"), "name")
+    handle = fit(author, NAME_CHARS) if author else "[deleted]"
     link_id = fields.get("link_id")
     if not isinstance(link_id, str):
         context = fields.get("context")
@@ -284,15 +299,15 @@ def item_to_mention(fields: Mapping[str, Any]) -> Mention | None:
         external_id=fullname,
         text=storable(text),
         author=Author(
-            id=storable(str(fields.get("author_fullname") or handle)),
+            id=identifier(fields.get("author_fullname")) or handle[:ID_CHARS],
             handle=handle,
             name=handle,
             followers=None,  # Reddit has no follower counts for ordinary accounts
         ),
         created_at=created_at,
         url=storable(f"{WEB_URL}{permalink}" if permalink else f"{WEB_URL}/{fullname}"),
-        conversation_id=storable(link_id) if link_id else None,
-        in_reply_to_id=storable(parent) if isinstance(parent, str) else None,
+        conversation_id=identifier(link_id),
+        in_reply_to_id=identifier(parent),
         lang=None,
         raw=json_safe(fields),
     )

@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
 )
 
-from listener._common import same_text, storable, utcnow
+from listener._common import ID_CHARS, NAME_CHARS, json_safe, same_text, storable, utcnow
 from listener.base import Author, Mention, Page, PostedReply, Query
 from listener.errors import MalformedPayloadError, PermanentSourceError
 
@@ -46,16 +46,21 @@ class ReplayLine(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
 
-    id: Annotated[str, Field(min_length=1)]
-    platform: Annotated[str, Field(min_length=1)] = PLATFORM
+    # Widths of the mention table's columns: a longer value is refused here, by line.
+    id: Annotated[str, Field(min_length=1, max_length=ID_CHARS)]
+    platform: Annotated[str, Field(min_length=1, max_length=32)] = PLATFORM
     # Required but may be empty: platforms do carry empty posts (media only), and the
     # scorer sample keeps some on purpose; the pipeline, not the file reader, decides.
     text: str
-    author: str = Field(default="anonymous", validation_alias=AliasChoices("author", "handle"))
-    author_name: str | None = None
+    author: str = Field(
+        default="anonymous",
+        validation_alias=AliasChoices("author", "handle"),
+        max_length=NAME_CHARS,
+    )
+    author_name: Annotated[str, Field(max_length=NAME_CHARS)] | None = None
     followers: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
     created_at: dt.datetime | None = None
-    conversation_id: str | None = None
+    conversation_id: Annotated[str, Field(max_length=ID_CHARS)] | None = None
     url: str | None = None
     #: When set, only a query for this brand releases the line (one file, many brands).
     brand: str | None = None
@@ -263,7 +268,7 @@ class ReplaySource:
             created_at=line.created_at + shift if line.created_at else self._now(),
             url=line.url or f"replay:{path.name}#{line.id}",
             conversation_id=line.conversation_id,
-            raw=line.model_dump(mode="json"),
+            raw=json_safe(line.model_dump(mode="json")),
         )
 
     def _path(self, query: Query) -> Path:

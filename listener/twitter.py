@@ -23,6 +23,10 @@ import tweepy  # type: ignore[import-untyped]  # tweepy ships no type informatio
 from requests.adapters import HTTPAdapter
 
 from listener._common import (
+    ID_CHARS,
+    LANG_CHARS,
+    NAME_CHARS,
+    fit,
     header_int,
     install_redaction,
     json_safe,
@@ -236,8 +240,8 @@ def tweet_to_mention(
     assert isinstance(text, str)
     assert isinstance(author_id, str)
     assert isinstance(created_raw, str)
-    if not _TWEET_ID.match(tweet_id):
-        log.warning("skipping %s tweet %r: not a tweet id", PLATFORM, tweet_id[:40])
+    if not _TWEET_ID.match(tweet_id) or len(author_id) > ID_CHARS:
+        log.warning("skipping %s tweet %r: unreadable id or author_id", PLATFORM, tweet_id[:40])
         return None
     try:
         created_at = dt.datetime.fromisoformat(created_raw)
@@ -253,11 +257,11 @@ def tweet_to_mention(
         user = {}
     metrics = user.get("public_metrics") or {}
     followers = metrics.get("followers_count") if isinstance(metrics, Mapping) else None
-    handle = storable(str(user.get("username") or ""))
+    handle = fit(str(user.get("username") or ""), NAME_CHARS)
     author = Author(
         id=storable(author_id),
         handle=handle,
-        name=storable(str(user.get("name") or "")),
+        name=fit(str(user.get("name") or ""), NAME_CHARS),
         followers=followers if _is_count(followers) else None,
         verified=user.get("verified") is True,
     )
@@ -276,7 +280,7 @@ def tweet_to_mention(
         url=tweet_url(handle, tweet_id),
         conversation_id=_id_or_none(tweet.get("conversation_id")),
         in_reply_to_id=in_reply_to,
-        lang=storable(lang) if isinstance(lang, str) and lang else None,
+        lang=storable(lang) if isinstance(lang, str) and 0 < len(lang) <= LANG_CHARS else None,
         raw=json_safe({"tweet": tweet, "author": user or None}),
     )
 

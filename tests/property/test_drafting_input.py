@@ -124,9 +124,13 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def _still_found(value: str, draft: str) -> bool:
-    """Whether the draft repeats a planted value, also with its digits spaced otherwise."""
-    return value in draft or (len(_digits(value)) >= 7 and _digits(value) in _digits(draft))
+def _still_found(value: str, text: str) -> bool:
+    """Whether ``text`` repeats a planted value as a word of its own (inside a run of
+    letters it is not that value), or its digits spaced another way."""
+    whole = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
+    return bool(re.search(whole, text)) or (
+        len(_digits(value)) >= 7 and _digits(value) in _digits(text)
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listener._common import storable
+from listener._common import ID_CHARS, NAME_CHARS, storable
 from listener.base import Mention, Page, Query
 from listener.errors import MalformedPayloadError, SourceError
 from listener.reddit import RedditCursor, RedditSource, item_to_mention
@@ -36,10 +36,6 @@ from tests.fakes.fake_api import (
     FakeRedditApi,
     FakeTwitterApi,
     Fault,
-    _iso,
-    load_betamax,
-    load_vcr,
-    snowflake_time,
 )
 from tests.property.strategies import Edit, apply_edits, edits, json_values, nasty_text
 
@@ -100,19 +96,6 @@ def assert_storable(mention: Mention) -> None:
 # --- X ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def recorded_tweets(fixtures_dir: Path) -> list[dict[str, Any]]:
-    """The recorded mentions, completed as X sends them when asked for the fields."""
-    recorded = load_vcr(fixtures_dir / "twitter" / "test_client_get_users_mentions.yaml")[0]
-    tweets = recorded.json()["data"]
-    for index, tweet in enumerate(tweets):
-        tweet["created_at"] = _iso(snowflake_time(tweet["id"]))
-        tweet["author_id"] = str(4_000_000 + index)
-        tweet["lang"] = "en"
-        tweet["conversation_id"] = tweet["id"]
-    return list(tweets)
-
-
 def tweet_is_readable(tweet: Mapping[str, Any]) -> bool:
     """Reference check: does the tweet carry what a mention needs, in readable form?"""
     tweet_id, text, author, created = (
@@ -120,7 +103,9 @@ def tweet_is_readable(tweet: Mapping[str, Any]) -> bool:
     )
     if not (isinstance(tweet_id, str) and re.fullmatch(r"\d{1,20}", tweet_id)):
         return False
-    if not (isinstance(text, str) and text and isinstance(author, str) and author):
+    if not (isinstance(text, str) and text and isinstance(author, str)):
+        return False
+    if not 0 < len(author) <= ID_CHARS:
         return False
     if not isinstance(created, str):
         return False
@@ -204,20 +189,10 @@ def test_an_x_page_of_any_shape_is_a_page_or_a_source_error(
 # --- Reddit ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def recorded_items(fixtures_dir: Path) -> list[dict[str, Any]]:
-    """Comments and submissions as the recorded listings carry them."""
-    items = []
-    for name in ("TestInbox.test_mentions.json", "TestSubreddit.test_search.json"):
-        listing = load_betamax(fixtures_dir / "reddit" / name)[1].json()
-        items += [child["data"] for child in listing["data"]["children"]]
-    return items
-
-
 def item_is_readable(fields: Mapping[str, Any]) -> bool:
     """Reference check: a fullname, a representable time, and a body or a title."""
     name, created = fields.get("name"), fields.get("created_utc")
-    if not (isinstance(name, str) and name):
+    if not (isinstance(name, str) and 0 < len(name) <= ID_CHARS):
         return False
     if isinstance(created, bool) or not isinstance(created, int | float):
         return False
@@ -295,15 +270,20 @@ def test_a_reddit_listing_of_any_shape_is_a_page_or_a_source_error(
 
 # --- replay files ------------------------------------------------------------------------
 
+
+def _within(width: int) -> st.SearchStrategy[str]:
+    return nasty_text(30).map(lambda text: text[:width])
+
+
 good_lines = st.fixed_dictionaries(
-    {"id": nasty_text(30).filter(bool), "text": nasty_text()},
+    {"id": _within(ID_CHARS).filter(bool), "text": nasty_text()},
     optional={
-        "author": nasty_text(30),
-        "author_name": nasty_text(30),
+        "author": _within(NAME_CHARS),
+        "author_name": _within(NAME_CHARS),
         "followers": st.integers(0, 2**63 - 1),
         "created_at": st.datetimes(timezones=st.just(dt.UTC)).map(dt.datetime.isoformat),
         "url": nasty_text(30),
-        "conversation_id": nasty_text(30),
+        "conversation_id": _within(ID_CHARS),
         "extra": json_values,
     },
 )
