@@ -46,7 +46,7 @@ def clean_text(text: str) -> tuple[str, bool]:
     """
     truncated = len(text) > MAX_CHARS
     # A lone surrogate (half an emoji, from a broken "\ud83d" escape) is not text the
-    # tokenizer can encode: it becomes U+FFFD.
+    # tokenizer can encode: the encoder's "replace" makes it "?".
     text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8", "replace")
     text = html.unescape(text)
     text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
