@@ -24,7 +24,8 @@ from brandcare.sources import sample_dir
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import DraftRow, MentionRow
 
-DONE = ("drafted", "skipped", "ignored")
+#: Where a mention leaves the pipeline ("error": set aside for agents, stage failed).
+DONE = ("drafted", "skipped", "ignored", "error")
 
 
 @dataclass(frozen=True, slots=True)
