@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -113,3 +113,20 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: Beyond loopback the metrics port needs the token.
     metrics_host: str = "127.0.0.1"
+
+    @model_validator(mode="after")
+    def _settle_outlasts_a_platform_call(self) -> Settings:
+        """A retry inside the settle window only looks; past it, it may post. If a slow
+        first post could still land after the window, a retry would post beside it."""
+        timeout = self.platform_timeout_seconds or _SLOWEST_PLATFORM_DEFAULT
+        if self.send_settle_seconds < 2 * timeout:
+            raise ValueError(
+                f"BRANDCARE_SEND_SETTLE_SECONDS ({self.send_settle_seconds:g}) must be at least "
+                f"twice the platform timeout ({timeout:g} s): raise it, or lower "
+                "BRANDCARE_PLATFORM_TIMEOUT_SECONDS"
+            )
+        return self
+
+
+#: X's client default timeout (s), the slowest of the sources' defaults.
+_SLOWEST_PLATFORM_DEFAULT = 30.0
