@@ -8,20 +8,10 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.contract import SCORE_KEYS
 
 SAMPLE = REPO / "brandcare" / "samples" / "mentions.jsonl"
-KEYS = {
-    "id",
-    "sentiment",
-    "probs",
-    "urgency",
-    "urgency_level",
-    "troll",
-    "troll_prob",
-    "needs_reply",
-    "issue",
-    "reasons",
-}
+KEYS = SCORE_KEYS
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

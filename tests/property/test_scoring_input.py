@@ -21,23 +21,13 @@ from brandcare.scoring_io import MalformedInputError, parse_lines, score_records
 from responders.policy import decide
 from sentiment.base import ISSUES, Scores, Sentiment
 from sentiment.transformer import MAX_CHARS, TransformerScorer
+from tests.contract import SCORE_KEYS
 from tests.property.strategies import json_values, nasty_text
 
 pytestmark = pytest.mark.model
 
 LEVELS = {"low", "medium", "high"}
-CONTRACT_KEYS = {
-    "id",
-    "sentiment",
-    "probs",
-    "urgency",
-    "urgency_level",
-    "troll",
-    "troll_prob",
-    "needs_reply",
-    "issue",
-    "reasons",
-}
+CONTRACT_KEYS = SCORE_KEYS
 # The scorer fixture is session-scoped; the health check cannot tell.
 _SHARED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
