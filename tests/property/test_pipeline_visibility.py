@@ -36,7 +36,7 @@ from brandcare.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.inbox import InboxFilter, lane_items
 from brandcare.store.models import BrandRow, DraftRow, EventRow, MentionRow, QueryRow, ScoreRow
-from listener._common import storable
+from listener._common import NAME_CHARS, storable
 from listener.fake import make_mention
 from listener.replay import ReplaySource
 from sentiment.base import Scores
@@ -92,7 +92,7 @@ posts = st.fixed_dictionaries(
     {
         "text": nasty_text(),
         "poison": st.sampled_from(["", "", "", SCORER_POISON, DRAFTER_POISON]),
-        "author": nasty_text(20),
+        "author": nasty_text(20).map(lambda text: text[:NAME_CHARS]),  # longer: refused
         "followers": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
     }
 )
