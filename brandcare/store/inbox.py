@@ -142,7 +142,9 @@ def lane_items(session: Session, f: InboxFilter) -> list[InboxItem]:
     stmt = _filtered(_base().where(DraftRow.state.in_(states)), f)
     if f.lane in ("pending", "skipped"):
         stmt = stmt.where(MentionRow.deleted_at.is_(None)).order_by(
-            func.coalesce(ScoreRow.urgency, -1.0).desc(),
+            # A mention set aside unscored (state error) could be anything: it counts as
+            # most urgent until a person has read it, rather than sinking to the bottom.
+            func.coalesce(ScoreRow.urgency, 1.0).desc(),
             func.coalesce(MentionRow.author_followers, 0).desc(),
             MentionRow.created_at.asc(),
             DraftRow.id.asc(),

@@ -234,6 +234,8 @@ def test_agents_see_why_a_mention_has_no_automatic_reply(site: Site) -> None:
         (mention_id,) = queries.upsert_mentions(s, brand_id, None, [make_mention("failing")])
         Pipeline._set_aside(s, {mention_id: "scoring failed: ScorerFailure: boom"}, stage="score")
         draft_id = s.scalars(select(DraftRow.id).where(DraftRow.mention_id == mention_id)).one()
+        first = lane_items(s, InboxFilter(lane="pending"))[0]
+    assert first.draft.id == draft_id  # unscored, so it is read before anything else
     agent = site.login("ana")
     inbox = agent.get("/inbox").text
     assert f"/drafts/{draft_id}" in inbox
