@@ -318,6 +318,9 @@ def bench_feedback(
         Path | None, typer.Option(help="keep the corrections and the retrained model here")
     ] = None,
     seed: Annotated[int, typer.Option(help="which half of the care hold-out is the inbox")] = 0,
+    scenario: Annotated[
+        str, typer.Option(help="care, pattern or both (comma-separated)")
+    ] = "care,pattern",
     base_limit: Annotated[
         int | None, typer.Option(help="base sentiment texts used (default all)")
     ] = None,
@@ -325,12 +328,15 @@ def bench_feedback(
         int | None, typer.Option(help="items per validation set (default all)")
     ] = None,
 ) -> None:
-    """Learning from corrections: a simulated inbox's corrections, retrained on, before/after."""
+    """Learning from corrections: simulated inboxes' corrections, retrained on, before/after."""
     from sentiment.data import DatasetMissingError
-    from sentiment.feedback_bench import run_feedback_benchmark
+    from sentiment.feedback_bench import SCENARIOS, run_feedback_benchmark
     from sentiment.feedback_train import FeedbackConfig
 
     settings = _settings()
+    chosen = [s.strip() for s in scenario.split(",") if s.strip()]
+    if not chosen or set(chosen) - set(SCENARIOS):
+        raise _fail(f"unknown scenario in {scenario!r}; use {', '.join(SCENARIOS)}")
     try:
         typer.echo(
             run_feedback_benchmark(
@@ -340,6 +346,7 @@ def bench_feedback(
                 FeedbackConfig(base_limit=base_limit, eval_limit=eval_limit),
                 _repo_build() / "feedback-cache",
                 seed,
+                tuple(chosen),
             )
         )
     except DatasetMissingError as exc:

@@ -7,9 +7,11 @@ everything the corrections do not touch where it was.
 
 - Sentiment corrections fine-tune the sentiment head (linear on the pooled embedding)
   from its trained weights, on the base sentiment texts (airline + TweetEval ``val``,
-  the stage-1 data) plus the corrections. The base texts' targets are what the trained
-  head says of them (distillation, as in "learning without forgetting"): without
-  corrections the head stays exactly what it was.
+  the stage-1 data) and the customers' posts of the care conversations (unlabeled brand
+  mentions, care-labeled ones left out) plus the corrections. Those texts' targets are
+  what the trained head says of them (distillation, as in "learning without
+  forgetting"): without corrections the head stays exactly what it was, and with them it
+  moves only as far as the brand mentions around them allow.
 - Trolling and urgency corrections refit those care heads on the care training labels
   plus the corrections, with the source model's regularisation and thresholds.
 - When the sentiment head changed, every care head is refitted on the base labels: the
@@ -17,11 +19,12 @@ everything the corrections do not touch where it was.
 
 A correction is worth ``weight`` base examples. The weight is chosen per head by
 cross-validation on the training corrections (the share of left-out corrections the
-head gets right, then the share of all of them), among the weights that cost the base
-data at most ``guard`` (1 point) of accuracy, lighter weights winning ties. The base
-is measured on a guard slice of the base sentiment data (left out of the sentiment
-fits) and out-of-fold on the care training labels, never on the validation sets that
-``brandcare evaluate`` reports: those stay untouched for the before/after report.
+head gets right, then the share of all of them it learns with a margin), among the
+weights that cost the base data at most ``guard`` (1 point) of accuracy, lighter weights
+winning ties. The base is measured on a guard slice of the base sentiment data and on
+the care training labels' sentiment (both left out of the sentiment fits), and
+out-of-fold on the care training labels for the care heads; never on the validation
+sets that ``brandcare evaluate`` reports, which stay untouched for the before/after.
 """
 
 from __future__ import annotations
@@ -54,7 +57,14 @@ from sentiment.corrections import (
     read_corrections,
     split_corrections,
 )
-from sentiment.data import Corpus, load_corpus
+from sentiment.data import (
+    Corpus,
+    DatasetMissingError,
+    load_care,
+    load_corpus,
+    read_jsonl,
+    shared_dir,
+)
 from sentiment.encoder import mark_trainable
 from sentiment.feedback_eval import FeedbackReport, compare, format_report
 from sentiment.network import TASK_LABELS, URGENCY_LEVELS, CareHeads, LinearHead, TaskNetwork
@@ -86,6 +96,10 @@ class FeedbackConfig:
     #: Largest fall of base accuracy (guard slice, care out-of-fold) a weight may cost.
     guard: float = 0.01
     folds: int = 5
+    #: A head changes only if cross-validation gets this many more left-out corrections
+    #: right than without them (and this share of them): a pattern, not noise.
+    min_gain: int = 2
+    min_gain_share: float = 0.1
     #: Share of the base sentiment data kept out of the sentiment fits to guard them.
     guard_fraction: float = 0.1
     #: Base sentiment examples used (seeded sample); None: all. Tests use a few hundred.
@@ -192,11 +206,20 @@ def _choose(head: _Head, config: FeedbackConfig) -> HeadChoice:
             cv = right / n
         tried.append((weight, cv, fit, guard))
         log.info("%s weight %g: cv %s fit %.3f guards %s", head.name, weight, cv, fit, guard)
-    at_zero = tried[0][3]
+    at_zero, cv_zero = tried[0][3], tried[0][1]
+    needed = max(config.min_gain, config.min_gain_share * n)
+
+    def shown(t: tuple[float, float | None, float, tuple[float, ...]]) -> bool:
+        # Evidence: more left-out corrections right than without them, by ``needed``.
+        if t[0] == 0:
+            return True
+        return t[1] is not None and cv_zero is not None and (t[1] - cv_zero) * n >= needed - 1e-9
+
     allowed = [
         t
         for t in tried
-        if all(g >= g0 - config.guard - 1e-12 for g, g0 in zip(t[3], at_zero, strict=True))
+        if shown(t)
+        and all(g >= g0 - config.guard - 1e-12 for g, g0 in zip(t[3], at_zero, strict=True))
     ]
     weight, cv, fit, guard = max(allowed, key=lambda t: (t[1] or 0.0, t[2], -t[0]))
     names = tuple(g.name for g in head.guards)
@@ -360,6 +383,8 @@ def _pooled(
 ) -> np.ndarray:
     """Pooled embeddings of cleaned texts, cached on disk under a checksum of all inputs."""
     cleaned = [clean_text(t)[0] for t in texts]
+    if not cleaned:
+        return np.zeros((0, 384), dtype=np.float32)
     path = None
     if cache is not None:
         digest = hashlib.sha256(f"{salt}|{torch.__version__}".encode())
@@ -413,6 +438,33 @@ def _by_field(corrections: Sequence[Correction], name: str) -> list[Correction]:
     return [c for c in corrections if c.field == name]
 
 
+def _in_domain_texts(shared: Path | None, exclude: Sequence[str]) -> list[str]:
+    """Customers' posts in the care conversations that no care label or correction covers.
+
+    Unlabeled brand mentions: the sentiment head is held to its own answers on them, so
+    corrections move it only as far as brand mentions at large allow. Care-labeled texts
+    are left out (their hold-out must stay unseen), and so are the corrections' own
+    texts; no file, no anchors.
+    """
+    try:
+        root = shared or shared_dir()
+        labeled = {clean_text(i.text)[0] for i in load_care(root)}
+    except (DatasetMissingError, FileNotFoundError):
+        return []
+    path = root / "datasets" / "care_conversations" / "dev.jsonl"
+    if not path.is_file():
+        return []
+    labeled |= {clean_text(t)[0] for t in exclude}
+    texts: dict[str, None] = {}
+    for row in read_jsonl(path):
+        company = row.get("dialogHeader", {}).get("company")
+        for post in row.get("dialogContent", []):
+            text = clean_text(str(post.get("message", "")))[0]
+            if post.get("client") != company and text and text not in labeled:
+                texts[text] = None
+    return list(texts)
+
+
 def _refit_sentiment(
     encoder: TransformerScorer,
     network: TaskNetwork,
@@ -421,18 +473,21 @@ def _refit_sentiment(
     config: FeedbackConfig,
     cache_dir: Path | None,
     source_sha: str,
+    shared: Path | None,
 ) -> HeadChoice | None:
     """Fine-tune the sentiment head on the corrections (in both networks); None: none."""
     if not corrections:
         return None
     labels = TASK_LABELS["sentiment"]
     base = _sample(corpus.train["sentiment"], config.base_limit, config.seed)
-    xb = _pooled(encoder, [e.text for e in base], cache_dir, f"{source_sha}|int8").astype(
-        np.float64
-    )
+    xb = _pooled(encoder, [e.text for e in base], cache_dir, f"{source_sha}|int8")
+    # Brand mentions with no labels keep the head's answers in the corrections' own domain.
+    anchors = _in_domain_texts(shared, [c.text for c in corrections])
+    xa = _pooled(encoder, anchors, cache_dir, f"{source_sha}|int8")
+    xd = np.concatenate([xb, xa]).astype(np.float64)
     xc = _pooled(encoder, [c.text for c in corrections], None, "").astype(np.float64)
     yc = np.array([labels.index(c.label) for c in corrections])
-    rows = np.arange(len(base))
+    rows = np.arange(len(xd))
     held = random.Random(f"{config.seed}:guard").sample(
         range(len(base)), max(1, round(len(base) * config.guard_fraction))
     )
@@ -451,13 +506,13 @@ def _refit_sentiment(
         _distilled_fit(
             head.weight.detach().double().numpy(),
             head.bias.detach().double().numpy(),
-            xb,
+            xd,
             xc,
             yc,
         ),
         _softmax_margin,
         (
-            _Guard("base slice", ((rest, xb[guard_rows], yb[guard_rows]),)),
+            _Guard("base slice", ((rest, xd[guard_rows], yb[guard_rows]),)),
             _Guard("care train", ((rest, xg, yg),)),
         ),
         rest,
@@ -633,7 +688,14 @@ def train_with_feedback(
     source_sha = artifacts.file_sha256(source / artifacts.WEIGHTS_FILE)
     choices: list[HeadChoice] = []
     sentiment = _refit_sentiment(
-        encoder, network, corpus, _by_field(split.train, "sentiment"), config, cache_dir, source_sha
+        encoder,
+        network,
+        corpus,
+        _by_field(split.train, "sentiment"),
+        config,
+        cache_dir,
+        source_sha,
+        shared,
     )
     if sentiment is not None:
         choices.append(sentiment)

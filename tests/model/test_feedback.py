@@ -2,9 +2,9 @@
 
 The round trip runs the real parts: corrections through ``brandcare.feedback`` on an
 embedded SQLite store, ``brandcare train --feedback`` on their export (on a 1,000-text
-sample of the base sentiment data, ``--base-limit``, so it takes seconds, not minutes),
-the retrained model on the corrected post, rescoring with the new version, and
-``brandcare evaluate --feedback``.
+sample of the base sentiment data, ``--base-limit``, and 30 items per validation set,
+so it takes seconds, not minutes), the retrained model on a corrected post and on held-out
+ones, rescoring with the new version, and ``brandcare evaluate --feedback``.
 """
 
 from __future__ import annotations
@@ -32,29 +32,18 @@ from sentiment.corrections import (
     parse_corrections,
     split_corrections,
 )
+from sentiment.feedback_bench import PROFANE_PRAISE
 from sentiment.transformer import TransformerScorer
 
 pytestmark = [pytest.mark.model, pytest.mark.shared]
 
 #: A real post from the care labels: praise with a swear word, which the committed model
-#: reads as negative trolling. An agent corrects both labels.
+#: reads as negative trolling.
 PRAISE = (
     "@AmericanAir Well, you guys are totally kicking a million pounds of ass. Bar none, "
     "the best SM team in the airline industry in my opinion."
 )
-#: Another real one, corrected too, that lands in the held-out slice.
-SUPPORT = (
-    "@MojangSupport i already have java edition installed in my computer so i went to "
-    "http://mojang.com to claim my free copy of windows 10 edition, i redeemed the code and "
-    "everything, and i cant find the game. i cant redeem the code again, and its not "
-    "downloaded anywhere. help?"
-)
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
-
-
-def _post_id(held_out: bool) -> str:
-    """A post id on the chosen side of the corrections' held-out split."""
-    return next(f"p{n}" for n in range(1, 1000) if is_heldout(f"twitter:p{n}") is held_out)
 
 
 def _no_sources(platform: str):  # type: ignore[no-untyped-def]
@@ -64,6 +53,12 @@ def _no_sources(platform: str):  # type: ignore[no-untyped-def]
 def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type: ignore[no-untyped-def]
     shared_dir: Path, scorer, tmp_path: Path
 ) -> None:
+    # Agents meet one blind spot again and again: praise in rough words read as trolling.
+    # One correction is no evidence (cross-validation cannot show it carries over); a
+    # pattern of them is, and the model learns it.
+    texts = [PRAISE, *PROFANE_PRAISE]
+    post_ids = [f"p{n}" for n in range(len(texts))]
+    assert not is_heldout(f"twitter:{post_ids[0]}"), "PRAISE must be trained on"
     url = f"sqlite:///{tmp_path / 'brandcare.db'}"
     upgrade(url)
     sessions = session_factory(make_engine(url))
@@ -75,7 +70,7 @@ def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type
             MentionRow(
                 brand_id=brand.id,
                 platform="twitter",
-                external_id=_post_id(held_out=held),
+                external_id=post_id,
                 author_id=f"u{i}",
                 author_handle=f"user{i}",
                 author_followers=120,
@@ -83,24 +78,27 @@ def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type
                 url=f"https://x.com/i/status/{i}",
                 created_at=T0 + dt.timedelta(minutes=i),
             )
-            for i, (text, held) in enumerate(((PRAISE, False), (SUPPORT, True)))
+            for i, (post_id, text) in enumerate(zip(post_ids, texts, strict=True))
         ]
         s.add_all(rows)
         s.flush()
-        praise_id, support_id = rows[0].id, rows[1].id
-    Pipeline(sessions, _no_sources, lambda: scorer).score([praise_id, support_id])
+        ids = [r.id for r in rows]
+    Pipeline(sessions, _no_sources, lambda: scorer).score(ids)
     with transaction(sessions) as s:
-        old = s.scalars(select(ScoreRow).where(ScoreRow.mention_id == praise_id)).one()
-        assert (old.troll, old.sentiment) == (True, "negative"), "the example must be wrong now"
-        feedback.correct(s, praise_id, "troll", "false", "ana")
-        feedback.correct(s, praise_id, "sentiment", "positive", "ana")
-        feedback.correct(s, support_id, "sentiment", "negative", "ana")
+        old = {r.mention_id: r for r in s.scalars(select(ScoreRow))}
+        assert (old[ids[0]].troll, old[ids[0]].sentiment) == (True, "negative")
+        for mention_id in ids:
+            if old[mention_id].troll:
+                feedback.correct(s, mention_id, "troll", "false", "ana")
+            if old[mention_id].sentiment != "positive":
+                feedback.correct(s, mention_id, "sentiment", "positive", "ana")
         records = list(feedback.export(s))
     corrections = tmp_path / "corrections.jsonl"
     corrections.write_text("".join(json.dumps(r) + "\n" for r in records))
     split = split_corrections(parse_corrections(corrections.read_text().splitlines()))
-    assert {c.text for c in split.train} == {PRAISE}
-    assert [c.text for c in split.heldout] == [SUPPORT]
+    held_trolls = [c for c in split.heldout if c.field == "troll"]
+    assert PRAISE in {c.text for c in split.train}
+    assert held_trolls, "some corrected posts must be held out"
 
     out = tmp_path / "retrained"
     runner = CliRunner()
@@ -108,35 +106,36 @@ def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type
     args += ["--out", str(out), "--base-limit", "1000", "--eval-limit", "30"]
     trained = runner.invoke(cli, args)
     assert trained.exit_code == 0, trained.output
-    assert "Held-out corrections (1 not trained on; 2 trained on" in trained.output
+    assert f"({len(split.heldout)} not trained on; {len(split.train)} trained on" in (
+        trained.output
+    )
 
     new = TransformerScorer(out, quantize=True)
     assert new.model_version != scorer.model_version
     assert new.model_version.startswith(scorer.config.version + "-fb-")
-    assert new.score([PRAISE])[0].troll_prob < 0.5
+    assert new.score([PRAISE])[0].troll_prob < 0.5  # the corrected example
+    after = new.score([c.text for c in held_trolls])  # and posts it never saw corrected
+    assert sum(s.troll_prob < 0.5 for s in after) > len(held_trolls) / 2
     recorded = load_config(out).extra["feedback"]
     assert recorded["file_sha256"] == file_sha256(corrections)
-    assert (recorded["corrections"], recorded["train"], recorded["heldout"]) == (3, 2, 1)
+    assert (recorded["corrections"], recorded["heldout"]) == (len(records), len(split.heldout))
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Learning from corrections" in card
     assert file_sha256(corrections) in card
 
     # The new version's scores go beside the old ones; readers see one score a mention.
-    assert Pipeline(sessions, _no_sources, lambda: new).rescore([praise_id, support_id]) == [
-        praise_id,
-        support_id,
-    ]
+    assert Pipeline(sessions, _no_sources, lambda: new).rescore(ids) == ids
     with transaction(sessions) as s:
-        assert s.scalar(select(func.count()).select_from(ScoreRow)) == 4
+        assert s.scalar(select(func.count()).select_from(ScoreRow)) == 2 * len(ids)
         latest = s.execute(
             select(ScoreRow.model_version, ScoreRow.troll)
             .select_from(MentionRow)
             .join(ScoreRow, latest_score_of_mention())
-            .where(MentionRow.id == praise_id)
+            .where(MentionRow.id == ids[0])
         ).one()
         assert tuple(latest) == (new.model_version, False)
         counted = counts_by(s, brand.id, T0, T0 + dt.timedelta(days=1), ScoreRow.model_version)
-        assert counted == [(new.model_version, 2)]
+        assert counted == [(new.model_version, len(ids))]
 
     evaluated = runner.invoke(
         cli, ["evaluate", "--feedback", str(corrections), "--model", str(out), "--limit", "30"]
@@ -144,10 +143,13 @@ def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type
     assert evaluated.exit_code in (0, 1), evaluated.output
     report = evaluated.output
     assert f"before: {scorer.model_version}; after: {new.model_version}" in report
-    assert "| sentiment | 1 |" in report  # the held-out correction, both models
+    [row] = [line for line in report.splitlines() if line.startswith("| troll |")]
+    n, before, after_share = (float(v) for v in row.strip("| ").split(" | ")[1:])
+    assert n == len(held_trolls)
+    assert after_share > before  # corrections it never saw, now answered as agents did
     assert "| care troll F1 |" in report
-    assert "1 texts the new model trained on left out" in report
-    assert (evaluated.exit_code == 1) == ("REGRESSION" in report)
+    assert "1 texts the new model trained on left out" in report  # PRAISE is a care label
+    assert (evaluated.exit_code == 1) == (" REGRESSION |" in report)
 
 
 def test_a_malformed_corrections_file_names_every_bad_line() -> None:
