@@ -196,9 +196,15 @@ def _train_feedback(
     for choice in result.choices:
         typer.echo(f"- {choice.describe()}")
     typer.echo(format_report(result.report, result.split))
+    if not result.learned:
+        typer.echo(
+            f"\nnothing learned: no head's corrections showed a pattern cross-validation could "
+            f"confirm within the guards; {result.out_dir} holds the same model, {result.version}"
+        )
+        return
     typer.echo(
         f"\nmodel {result.version} written to {result.out_dir}; score with it: "
-        f"BRANDCARE_MODEL_DIR={result.out_dir}"
+        f"BRANDCARE_MODEL_DIR={result.out_dir}, then `brandcare rescore`"
     )
 
 

@@ -61,10 +61,16 @@ def in_inbox(item_id: str, seed: int = 0, fraction: float = INBOX_FRACTION) -> b
 
 
 def _record(
-    scorer: TransformerScorer, key: str, text: str, field: str, label: object, said: str
+    scorer: TransformerScorer,
+    platform: str,
+    key: str,
+    text: str,
+    field: str,
+    label: object,
+    said: str,
 ) -> dict[str, Any]:
     return {
-        "platform": "bench",
+        "platform": platform,
         "external_id": key,
         "text": text,
         "field": field,
@@ -83,7 +89,9 @@ def simulate_corrections(scorer: TransformerScorer, items: list[CareItem]) -> li
         for field, label in gold.items():
             said = model_answer(scores, field)
             if said != (("true" if label else "false") if field == "troll" else label):
-                records.append(_record(scorer, item.id, item.text, field, label, said))
+                records.append(
+                    _record(scorer, "care_labels", item.id, item.text, field, label, said)
+                )
     return records
 
 
@@ -94,9 +102,11 @@ def pattern_corrections(scorer: TransformerScorer) -> list[dict[str, Any]]:
         zip(PROFANE_PRAISE, scorer.score(list(PROFANE_PRAISE)), strict=True)
     ):
         if (said := model_answer(scores, "troll")) != "false":
-            records.append(_record(scorer, f"praise-{n}", text, "troll", False, said))
+            records.append(_record(scorer, "twitter", f"praise-{n}", text, "troll", False, said))
         if (said := model_answer(scores, "sentiment")) != "positive":
-            records.append(_record(scorer, f"praise-{n}", text, "sentiment", "positive", said))
+            records.append(
+                _record(scorer, "twitter", f"praise-{n}", text, "sentiment", "positive", said)
+            )
     return records
 
 

@@ -426,6 +426,11 @@ class FeedbackResult:
     report: FeedbackReport
     split: CorrectionSplit
 
+    @property
+    def learned(self) -> bool:
+        """Whether any head changed (otherwise the version is the source's)."""
+        return any(c.weight > 0 for c in self.choices)
+
 
 def _sample(items: Sequence[Any], limit: int | None, seed: int) -> list[Any]:
     if limit is None or limit >= len(items):
@@ -537,6 +542,17 @@ _CARE_FIELDS: tuple[tuple[str, str | None], ...] = (
 )
 
 
+def _care_margin(
+    name: str, hyper: _Hyper, knots: Sequence[float]
+) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray]:
+    """How a care head's answers are judged: urgency by level, binary heads by threshold."""
+    if name == "urgency":
+        return _urgency_margin(float(knots[1]), float(knots[2]))
+    if hyper.threshold is not None:
+        return _binary_margin(hyper.threshold)
+    return _class_margin
+
+
 def _refit_care(
     production: TaskNetwork,
     source_config: artifacts.ModelConfig,
@@ -598,20 +614,13 @@ def _refit_care(
             ],
             dtype=np.int64,
         )
-        margin: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
-        if name == "urgency":
-            margin = _urgency_margin(float(knots[1]), float(knots[2]))
-        elif hyper.threshold is not None:
-            margin = _binary_margin(hyper.threshold)
-        else:
-            margin = _class_margin
         base_weights = _balanced(y, int(y.max()) + 1) if hyper.balanced else np.ones(len(y))
         problem = _Head(
             name,
             xc,
             yc,
             _logistic_fit(hyper.c, x, y, base_weights, xc, yc),
-            margin,
+            _care_margin(name, hyper, knots),
             (
                 _Guard(
                     "care out-of-fold", tuple((np.setdiff1d(every, f), x[f], y[f]) for f in folds)
@@ -625,6 +634,8 @@ def _refit_care(
             log.info("%s", choice.describe())
             choices.append(choice)
             weight = choice.weight
+        if weight == 0 and not sentiment_changed:
+            continue  # nothing to learn here: the source head, bit for bit
         model = problem.train(every, np.arange(len(corr)), weight)
         if model.coef_.shape[0] != heads[name].weight.shape[0]:
             raise FeedbackError(
@@ -710,7 +721,19 @@ def train_with_feedback(
     )
     choices += care_choices
 
-    version = _version(source_config.version, source_sha, network, new_care)
+    learned = any(c.weight > 0 for c in choices)
+    if not learned:
+        log.warning(
+            "no head learned from these corrections (none showed a pattern cross-validation "
+            "could confirm within the guards): the model stays %s",
+            source_config.version,
+        )
+    # Same heads, same version: scores of an unchanged model are not a new model's.
+    version = (
+        _version(source_config.version, source_sha, network, new_care)
+        if learned
+        else source_config.version
+    )
     out_dir = out_dir or source.parent / version
     new_config = dataclasses.replace(
         source_config,
@@ -760,6 +783,13 @@ def _version(source_version: str, source_sha: str, network: TaskNetwork, care: C
     return f"{source_version.split('-fb-', maxsplit=1)[0]}-fb-{digest.hexdigest()[:10]}"
 
 
+def _outcome(choices: Sequence[HeadChoice]) -> str:
+    changed = [c.head for c in choices if c.weight > 0]
+    if not changed:
+        return "No head learned from these corrections: the model is the source's."
+    return f"Heads that learned from the corrections: {', '.join(changed)}."
+
+
 def _write_card(
     out_dir: Path,
     model: artifacts.ModelConfig,
@@ -807,7 +837,7 @@ def _write_card(
     section = f"""
 ## Learning from corrections
 - Source: `{fb["source_version"]}` (weights SHA-256 `{fb["source_sha256"]}`); its encoder
-  is unchanged, only heads were refitted.
+  is unchanged, only heads were refitted. {_outcome(choices)}
 - Corrections: `{fb["file"]}`, SHA-256 `{fb["file_sha256"]}`: {fb["corrections"]} corrected
   labels; {len(split.train)} trained on ({json.dumps(counts)}), {len(split.heldout)} held out
   ({json.dumps(held)}; {config.heldout_fraction:.0%} of posts by a hash of platform and post
