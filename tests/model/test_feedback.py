@@ -38,7 +38,7 @@ from sentiment.transformer import TransformerScorer
 pytestmark = [pytest.mark.model, pytest.mark.shared]
 
 #: A real post from the care labels: praise with a swear word, which the committed model
-#: reads as negative trolling.
+#: reads as negative trolling (and a validation text: evaluation must leave it out).
 PRAISE = (
     "@AmericanAir Well, you guys are totally kicking a million pounds of ass. Bar none, "
     "the best SM team in the airline industry in my opinion."
@@ -113,9 +113,12 @@ def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type
     new = TransformerScorer(out, quantize=True)
     assert new.model_version != scorer.model_version
     assert new.model_version.startswith(scorer.config.version + "-fb-")
-    assert new.score([PRAISE])[0].troll_prob < 0.5  # the corrected example
-    after = new.score([c.text for c in held_trolls])  # and posts it never saw corrected
-    assert sum(s.troll_prob < 0.5 for s in after) > len(held_trolls) / 2
+    # The corrected posts, and posts it never saw corrected, are no longer trolling.
+    train_trolls = [c.text for c in split.train if c.field == "troll"]
+    fixed = [s.troll_prob < 0.5 for s in new.score(train_trolls)]
+    assert sum(fixed) > len(train_trolls) / 2, trained.output
+    after = new.score([c.text for c in held_trolls])
+    assert sum(s.troll_prob < 0.5 for s in after) > len(held_trolls) / 2, trained.output
     recorded = load_config(out).extra["feedback"]
     assert recorded["file_sha256"] == file_sha256(corrections)
     assert (recorded["corrections"], recorded["heldout"]) == (len(records), len(split.heldout))
