@@ -104,7 +104,7 @@ class FeedbackConfig:
     min_gain_share: float = 0.1
     #: Share of the base sentiment data kept out of the sentiment fits to guard them.
     guard_fraction: float = 0.1
-    #: Base sentiment examples used (seeded sample); None: all. Tests use a few hundred.
+    #: Base sentiment examples used (seeded sample); None: all. The test uses 1,000.
     base_limit: int | None = None
     #: Items per validation set in the before/after report; None: all.
     eval_limit: int | None = None
