@@ -1,0 +1,21 @@
+"""The ``brandcare`` command line: the contract other tools and people rely on.
+
+One module per group of commands; importing them registers their commands on ``app``.
+"""
+
+from __future__ import annotations
+
+from brandcare.cli._app import app
+
+# Importing a group registers its commands; the order here is `brandcare --help`'s order,
+# the main job first.
+# isort: off
+from brandcare.cli import operate, web, model, insights, history, bench
+# isort: on
+
+__all__ = ["app", "bench", "history", "insights", "main", "model", "operate", "web"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,198 @@
+"""Benchmarks that print numbers (never timed tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brandcare import logs
+from brandcare.cli._app import bench_app, fail, load_settings, model_dir, repo_build
+from brandcare.config import Settings
+
+
+@bench_app.command("score")
+def bench_score(
+    n: Annotated[int, typer.Option(help="texts to score")] = 3000,
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    accuracy: Annotated[bool, typer.Option(help="also measure fp32 vs int8 accuracy")] = True,
+) -> None:
+    """Mentions per second: naive, production (fp32 and int8) and the bare encoder's limit."""
+    from sentiment.bench import run_score_benchmark
+
+    settings = load_settings()
+    typer.echo(run_score_benchmark(settings.model_dir, n=n, shared=shared, accuracy=accuracy))
+
+
+@bench_app.command("feedback")
+def bench_feedback(
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="keep the corrections and the retrained model here")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="which half of the care hold-out is the inbox")] = 0,
+    scenario: Annotated[
+        str, typer.Option(help="care, pattern or both (comma-separated)")
+    ] = "care,pattern",
+    base_limit: Annotated[
+        int | None, typer.Option(help="base sentiment texts used (default all)")
+    ] = None,
+    eval_limit: Annotated[
+        int | None, typer.Option(help="items per validation set (default all)")
+    ] = None,
+) -> None:
+    """Learning from corrections: simulated inboxes' corrections, retrained on, before/after."""
+    from sentiment.data import DatasetMissingError
+    from sentiment.feedback_bench import SCENARIOS, run_feedback_benchmark
+    from sentiment.feedback_train import FeedbackConfig
+
+    settings = load_settings()
+    chosen = [s.strip() for s in scenario.split(",") if s.strip()]
+    if not chosen or set(chosen) - set(SCENARIOS):
+        raise fail(f"unknown scenario in {scenario!r}; use {', '.join(SCENARIOS)}")
+    try:
+        typer.echo(
+            run_feedback_benchmark(
+                model_dir(settings),
+                shared,
+                out,
+                FeedbackConfig(base_limit=base_limit, eval_limit=eval_limit),
+                repo_build() / "feedback-cache",
+                seed,
+                tuple(chosen),
+            )
+        )
+    except DatasetMissingError as exc:
+        raise fail(str(exc)) from exc
+
+
+@bench_app.command("alerts")
+def bench_alerts(
+    seed: Annotated[int, typer.Option(help="seed of the month shown in detail")] = 7,
+    months: Annotated[int, typer.Option(help="more generated months for the summary")] = 5,
+) -> None:
+    """The spike detector on generated months with seasonality, bursts and decoys."""
+    from brandcare.bench_alerts import run_alerts_benchmark
+
+    load_settings()
+    typer.echo(run_alerts_benchmark(seed, months))
+
+
+@bench_app.command("digest")
+def bench_digest(
+    sizes: Annotated[str, typer.Option(help="mention counts, comma-separated")] = (
+        "10000,100000,1000000"
+    ),
+    postgres: Annotated[str, typer.Option(help="PostgreSQL server URL ('' to skip)")] = (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+) -> None:
+    """Digest and alert-check time at growing mention counts, SQLite and PostgreSQL."""
+    from brandcare.bench_digest import run_digest_benchmark
+
+    load_settings()
+    counts = [int(x) for x in sizes.split(",") if x.strip()]
+    typer.echo(run_digest_benchmark(counts, postgres or None))
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    n: Annotated[int, typer.Option(help="mentions to replay")] = 10_000,
+    postgres: Annotated[str, typer.Option(help="PostgreSQL server URL ('' to skip)")] = (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    redis: Annotated[
+        str, typer.Option(help="Redis URL ('' to skip)")
+    ] = "redis://127.0.0.1:6379/13",
+    processes: Annotated[int, typer.Option(help="worker processes on PostgreSQL + Redis")] = 2,
+) -> None:
+    """Pipeline throughput and fetch-to-draft latency against the bare scorer."""
+    from brandcare.bench_pipeline import run_pipeline_benchmark
+
+    load_settings()
+    typer.echo(
+        run_pipeline_benchmark(
+            n, postgres=postgres or None, redis=redis or None, processes=processes
+        )
+    )
+
+
+@bench_app.command("load")
+def bench_load(
+    mentions: Annotated[int, typer.Option(help="mentions replayed per run")] = 100_000,
+    workers: Annotated[str, typer.Option(help="worker processes per run, comma-separated")] = (
+        "1,2,4"
+    ),
+    approve_share: Annotated[
+        float, typer.Option(help="share of drafts approved (and sent) during the run")
+    ] = 0.1,
+    database_url: Annotated[
+        str, typer.Option(help="PostgreSQL server; each run creates and drops its own database")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    broker_url: Annotated[
+        str, typer.Option(help="Redis database for the queues (emptied before each run)")
+    ] = "redis://127.0.0.1:6379/12",
+    threads: Annotated[int, typer.Option(help="Dramatiq threads per worker process")] = 2,
+    score_threads: Annotated[int, typer.Option(help="torch threads per worker process")] = 1,
+    timeout: Annotated[float, typer.Option(help="seconds one run may take")] = 3600.0,
+    out: Annotated[Path | None, typer.Option(help="also write the results as JSON here")] = None,
+) -> None:
+    """The production shape under load: throughput, queue lag, latency and memory by workers.
+
+    Exits 1 when a count check fails (a mention lost or done twice, a send without an
+    approval or an approval without a send).
+    """
+    from brandcare.bench_load import LoadBenchError, run_load_benchmark
+    from brandcare.bench_load_report import LoadOptions
+
+    # The report is the output: thousands of INFO lines (one per approval) would bury it.
+    logs.configure("WARNING", Settings().log_format)
+    try:
+        counts = tuple(int(x) for x in workers.split(",") if x.strip())
+    except ValueError as exc:
+        raise fail(f"--workers takes whole numbers separated by commas, got {workers!r}") from exc
+    if not counts or min(counts) < 1:
+        raise fail(f"--workers needs at least one count of 1 or more, got {workers!r}")
+    options = LoadOptions(
+        mentions=mentions,
+        workers=counts,
+        approve_share=approve_share,
+        database_url=database_url,
+        broker_url=broker_url,
+        threads=threads,
+        score_threads=score_threads,
+        timeout=timeout,
+    )
+    try:
+        text, passed = run_load_benchmark(options, out)
+    except LoadBenchError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(text)
+    if not passed:
+        raise typer.Exit(1)
+
+
+@bench_app.command("drafts")
+def bench_drafts(
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    search: Annotated[
+        bool, typer.Option("--search", help="time nearest-neighbour search instead")
+    ] = False,
+    sizes: Annotated[str, typer.Option(help="--search: vector counts, comma-separated")] = (
+        "10000,100000,1000000"
+    ),
+) -> None:
+    """Retrieval drafts against template drafts, scored against the real agents' replies."""
+    from brandcare.bench_drafts import run_drafts_benchmark, run_search_benchmark
+    from sentiment.data import DatasetMissingError, shared_dir
+
+    load_settings()
+    if search:
+        typer.echo(run_search_benchmark([int(x) for x in sizes.split(",") if x.strip()]))
+        return
+    try:
+        folder = shared or shared_dir()
+    except DatasetMissingError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(run_drafts_benchmark(folder))

@@ -1,0 +1,333 @@
+"""Commands around the scorer and the drafter: score, train, evaluate, draft, rescore."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from brandcare.cli._app import app, fail, load_scorer, load_settings, model_dir, repo_build
+from brandcare.config import Settings
+
+if TYPE_CHECKING:
+    from sentiment.data import Corpus
+
+
+@app.command()
+def score(
+    file: Annotated[
+        Path | None, typer.Argument(help="JSON Lines of {id, text}; standard input when omitted")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="lines read and scored at a time")] = 2048,
+) -> None:
+    """Score mentions: one JSON line out per line in (see DESIGN.md for the contract)."""
+    from brandcare.scoring_io import MalformedInputError, parse_lines, score_records
+
+    settings = load_settings()
+    try:
+        stream = sys.stdin if file is None else file.open(encoding="utf-8", errors="strict")
+        with stream:
+            requests = parse_lines(stream)
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    except UnicodeDecodeError as exc:
+        raise fail(f"input is not UTF-8 text (byte {exc.start}): {exc.reason}", 2) from exc
+    except MalformedInputError as exc:
+        raise fail(str(exc), 2) from exc
+    scorer = load_scorer(settings)
+    out = sys.stdout.buffer
+    for start in range(0, len(requests), batch):
+        for record in score_records(scorer, requests[start : start + batch]):
+            # "replace": an id holding half an emoji still gives a valid UTF-8 line.
+            out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+    out.flush()
+
+
+@app.command()
+def train(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="artifact folder (default models/scorer; with --feedback a new folder "
+            "beside the source, named after the new version)"
+        ),
+    ] = None,
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    epochs: Annotated[int | None, typer.Option(help="override the fine-tuning epochs")] = None,
+    refit_care: Annotated[
+        Path | None,
+        typer.Option(help="refit only the care heads on this artifact folder's encoder"),
+    ] = None,
+    feedback: Annotated[
+        Path | None,
+        typer.Option(
+            help="agents' corrections (JSON Lines from `brandcare feedback export`): refit "
+            "the heads of --source on the base data plus these"
+        ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="with --feedback: the model to improve (default BRANDCARE_MODEL_DIR)"),
+    ] = None,
+    base_limit: Annotated[
+        int | None,
+        typer.Option(help="with --feedback: base sentiment texts used (default all; for tests)"),
+    ] = None,
+    eval_limit: Annotated[
+        int | None,
+        typer.Option(help="with --feedback: items per validation set in the report (default all)"),
+    ] = None,
+) -> None:
+    """Reproduce the scorer's artifacts from ../shared/datasets (about 20 minutes on 2 cores).
+
+    With --feedback, refit only the heads on agents' corrections (a few minutes) and write
+    a new model version with its before/after report.
+    """
+    from sentiment.data import DatasetMissingError
+    from sentiment.train import TrainConfig
+    from sentiment.train import train as run_training
+
+    settings = load_settings()
+    if feedback is not None:
+        _train_feedback(settings, feedback, source, out, shared, base_limit, eval_limit)
+        return
+    config = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
+    from sentiment.train import refit_care as run_refit
+
+    try:
+        if refit_care is not None:
+            folder = run_refit(refit_care, out, shared, config)
+        else:
+            folder = run_training(out, shared, config)
+    except DatasetMissingError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo((folder / "MODEL_CARD.md").read_text())
+
+
+def _train_feedback(
+    settings: Settings,
+    feedback: Path,
+    source: Path | None,
+    out: Path | None,
+    shared: Path | None,
+    base_limit: int | None,
+    eval_limit: int | None,
+) -> None:
+    from sentiment.artifacts import ArtifactError
+    from sentiment.corrections import CorrectionsFileError
+    from sentiment.data import DatasetMissingError
+    from sentiment.feedback_eval import format_report
+    from sentiment.feedback_train import FeedbackConfig, FeedbackError, train_with_feedback
+
+    config = FeedbackConfig(base_limit=base_limit, eval_limit=eval_limit)
+    try:
+        result = train_with_feedback(
+            source or model_dir(settings),
+            feedback,
+            out,
+            shared,
+            config,
+            cache_dir=repo_build() / "feedback-cache",
+        )
+    except (DatasetMissingError, ArtifactError, CorrectionsFileError, FeedbackError) as exc:
+        raise fail(str(exc)) from exc
+    for choice in result.choices:
+        typer.echo(f"- {choice.describe()}")
+    typer.echo(format_report(result.report, result.split))
+    if not result.learned:
+        typer.echo(
+            f"\nnothing learned: no head's corrections showed a pattern cross-validation could "
+            f"confirm within the guards; {result.out_dir} holds the same model, {result.version}"
+        )
+        return
+    typer.echo(
+        f"\nmodel {result.version} written to {result.out_dir}; score with it: "
+        f"BRANDCARE_MODEL_DIR={result.out_dir}, then `brandcare rescore`"
+    )
+
+
+@app.command()
+def evaluate(
+    shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
+    limit: Annotated[int | None, typer.Option(help="evaluate on the first N items per set")] = None,
+    fp32: Annotated[bool, typer.Option(help="also evaluate the unquantized model")] = True,
+    feedback: Annotated[
+        Path | None,
+        typer.Option(
+            help="corrections a model was retrained on: report before/after on their "
+            "held-out slice and on the validation sets; exit 1 on a regression over 1 point"
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="with --feedback: the retrained model (default BRANDCARE_MODEL_DIR)"),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="with --feedback: the model before (default: the one retrained)"),
+    ] = None,
+) -> None:
+    """Print the scorer's metrics on held-out validation data, against the targets."""
+    from sentiment.data import DatasetMissingError, load_corpus
+    from sentiment.evaluate import evaluate_scorer, format_table
+
+    settings = load_settings()
+    try:
+        corpus = load_corpus(shared)
+    except DatasetMissingError as exc:
+        raise fail(str(exc)) from exc
+    if feedback is not None:
+        _evaluate_feedback(feedback, model or model_dir(settings), baseline, corpus, limit)
+        return
+    variants = {"production": load_scorer(settings)}
+    if fp32 and variants["production"].quantized:
+        variants["fp32"] = load_scorer(settings, quantize=False)
+    reports = {
+        f"{name} ({scorer.model_version})": evaluate_scorer(scorer, corpus, limit=limit)
+        for name, scorer in variants.items()
+    }
+    typer.echo(format_table(reports))
+
+
+def _evaluate_feedback(
+    feedback: Path,
+    model: Path,
+    baseline: Path | None,
+    corpus: Corpus,
+    limit: int | None,
+) -> None:
+    from sentiment.artifacts import ArtifactError, default_model_dir, file_sha256, load_config
+    from sentiment.corrections import (
+        HELDOUT_FRACTION,
+        SPLIT_SEED,
+        CorrectionsFileError,
+        read_corrections,
+        split_corrections,
+    )
+    from sentiment.feedback_eval import compare, format_report
+    from sentiment.transformer import TransformerScorer
+
+    try:
+        record = load_config(model).extra.get("feedback", {})
+        corrections = read_corrections(feedback)
+    except (ArtifactError, CorrectionsFileError) as exc:
+        raise fail(str(exc)) from exc
+    recorded = Path(record["source_dir"]) if "source_dir" in record else None
+    before_dir = baseline or (recorded if recorded and recorded.is_dir() else default_model_dir())
+    if before_dir.resolve() == model.resolve():
+        raise fail(
+            f"the model and the baseline are both {model}: pass --model (the retrained folder) "
+            "and --baseline (the model before)"
+        )
+    if record.get("file_sha256") not in (None, file_sha256(feedback)):
+        typer.echo(
+            f"note: {feedback} is not the file {record.get('file')} the model was trained on "
+            "(checksums differ); the split is by post, so held-out posts stay held out",
+            err=True,
+        )
+    split = split_corrections(
+        corrections,
+        float(record.get("heldout_fraction", HELDOUT_FRACTION)),
+        int(record.get("split_seed", SPLIT_SEED)),
+    )
+    try:
+        before = TransformerScorer(before_dir, quantize=True)
+        after = TransformerScorer(model, quantize=True)
+    except ArtifactError as exc:
+        raise fail(str(exc)) from exc
+    report = compare(before, after, corpus, split, limit=limit)
+    typer.echo(format_report(report, split))
+    if report.regressions:
+        names = ", ".join(name for name, _, _ in report.regressions)
+        raise fail(f"regression of more than 1 point after retraining: {names}")
+
+
+@app.command()
+def rescore(
+    days: Annotated[float, typer.Option(help="mentions posted in the last N days")] = 7.0,
+    brand: Annotated[str | None, typer.Option(help="brand slug (default all)")] = None,
+    batch: Annotated[int, typer.Option(help="mentions per forward pass and transaction")] = 256,
+) -> None:
+    """Score recent mentions again with the current model (after a retraining).
+
+    The new version's scores sit beside the old ones and are the ones the inbox, digests
+    and alerts read (one score per mention, the newest); drafts keep their state.
+    """
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from brandcare import runtime
+    from brandcare.store import transaction
+    from brandcare.store.models import BrandRow, MentionRow
+
+    settings = load_settings()
+    pipe = runtime.ensure(settings)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with transaction(pipe.sessions) as s:
+        stmt = select(MentionRow.id).where(
+            MentionRow.created_at >= since, MentionRow.deleted_at.is_(None)
+        )
+        if brand:
+            brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
+            if brand_id is None:
+                raise fail(f"no brand {brand!r}")
+            stmt = stmt.where(MentionRow.brand_id == brand_id)
+        ids = list(s.scalars(stmt.order_by(MentionRow.id)))
+    done = 0
+    for start in range(0, len(ids), batch):
+        done += len(pipe.rescore(ids[start : start + batch]))
+    typer.echo(
+        f"{done} of {len(ids)} mentions rescored by {pipe.scorer().model_version} "
+        f"({len(ids) - done} had its score already)"
+    )
+
+
+@app.command()
+def draft(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="JSON Lines of {id, text, brand, author, platform}; stdin if omitted"),
+    ] = None,
+    templates_only: Annotated[
+        bool, typer.Option(help="draft from the templates only, never from past replies")
+    ] = False,
+    threshold: Annotated[
+        float | None, typer.Option(help="similarity from which a past reply is adapted")
+    ] = None,
+) -> None:
+    """Draft replies: one JSON line out per mention in ({id, draft, based_on, skip_reason})."""
+    from brandcare.drafting_io import DRAFT_SHAPE, DraftRequest, draft_records
+    from brandcare.scoring_io import MalformedInputError, parse_requests
+    from brandcare.store import make_engine, migrate, session_factory
+
+    settings = load_settings()
+    try:
+        stream = sys.stdin if file is None else file.open(encoding="utf-8", errors="strict")
+        with stream:
+            requests = parse_requests(stream, DraftRequest, DRAFT_SHAPE)
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    except UnicodeDecodeError as exc:
+        raise fail(f"input is not UTF-8 text (byte {exc.start}): {exc.reason}", 2) from exc
+    except MalformedInputError as exc:
+        raise fail(str(exc), 2) from exc
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        records = draft_records(
+            session_factory(engine),
+            load_scorer(settings),
+            requests,
+            templates_only=templates_only,
+            threshold=threshold,
+        )
+    finally:
+        engine.dispose()
+    out = sys.stdout.buffer
+    for record in records:
+        out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+    out.flush()

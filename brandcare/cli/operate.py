@@ -1,0 +1,268 @@
+"""Commands that run and steer the pipeline: migrate, setup, demo, run, worker, review."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brandcare.cli._app import app, fail, load_settings, whoami
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic) at BRANDCARE_DATABASE_URL."""
+    from brandcare.store import migrate as migrations
+
+    settings = load_settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo(f"database at revision {migrations.current(settings.database_url)}")
+
+
+@app.command()
+def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, queries")]) -> None:
+    """Create or update brands and their queries from a file (idempotent)."""
+    from brandcare.setup import SetupError, apply_brands, load_brands
+    from brandcare.store import make_engine, session_factory, transaction
+
+    settings = load_settings()
+    try:
+        brands = load_brands(file)
+    except SetupError as exc:
+        raise fail(str(exc), 2) from exc
+    with transaction(session_factory(make_engine(settings.database_url))) as s:
+        ids = apply_brands(s, brands)
+    typer.echo(f"brands: {', '.join(f'{slug} (id {i})' for slug, i in ids.items())}")
+
+
+@app.command()
+def demo(
+    approve: Annotated[int, typer.Option(help="top drafts the demo agent approves and sends")] = 3,
+    database: Annotated[str, typer.Option(help="database URL (recreated)")] = "",
+    speed: Annotated[float, typer.Option(help="replay speed; 0 = all at once")] = 0.0,
+    serve: Annotated[bool, typer.Option(help="then serve the web inbox until Ctrl-C")] = True,
+    port: Annotated[int, typer.Option(help="web inbox port")] = 8000,
+) -> None:
+    """The main job on the embedded default: replay sample mentions through every stage,
+    then open the web inbox on the result (with a demo login)."""
+    from rich.console import Console
+
+    from brandcare.demo import print_report, run_demo
+
+    settings = load_settings()
+    url = database or "sqlite:///brandcare-demo.db"
+    if not database:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"brandcare-demo.db{suffix}").unlink(missing_ok=True)
+    settings = settings.model_copy(
+        update={"database_url": url, "replay_speed": speed, "replay_rebase": True}
+    )
+    console = Console()
+    report = run_demo(settings, approve=approve, console=Console(stderr=True))
+    print_report(report, settings, console)
+    if serve:
+        from brandcare.demo import demo_login
+
+        # Plain HTTP on localhost: Safari drops Secure cookies there.
+        settings = settings.model_copy(update={"web_secure_cookies": False, "web_port": port})
+        username, password = demo_login(settings)
+        console.print(
+            f"\nweb inbox: http://{settings.web_host}:{port}/  "
+            f"login: {username} / {password}  (Ctrl-C to stop)",
+            markup=False,
+        )
+        from brandcare.cli.web import serve_app
+
+        serve_app(settings)
+
+
+@app.command()
+def run(
+    tick: Annotated[float, typer.Option(help="seconds between scheduler ticks")] = 1.0,
+    threads: Annotated[int, typer.Option(help="in-process worker threads (no broker URL)")] = 2,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve /metrics on this port (BRANDCARE_METRICS_PORT)")
+    ] = None,
+) -> None:
+    """The production pipeline: the scheduler, plus in-process workers without a broker URL.
+
+    With BRANDCARE_BROKER_URL set, run workers separately: `brandcare worker`.
+    """
+    import datetime as dt
+    import time
+
+    from brandcare import metrics_http, runtime
+    from brandcare.queue import setup_broker
+    from brandcare.schedule import Enqueue, Scheduler
+
+    settings = load_settings()
+    broker = setup_broker(settings.broker_url)
+    pipeline = runtime.configure(settings)
+    try:
+        metrics_http.start(settings, metrics_port, pipeline.sessions)
+    except (OSError, metrics_http.MetricsExposureError) as exc:
+        raise fail(f"cannot serve metrics: {exc}") from exc
+    from brandcare import tasks
+
+    scheduler = Scheduler(
+        pipeline.sessions,
+        Enqueue(
+            tasks.poll_query.send,
+            tasks.score_mentions.send,
+            tasks.draft_mentions.send,
+            tasks.send_draft.send,
+        ),
+        reddit_requests_per_minute=settings.reddit_requests_per_minute,
+        stale_after=dt.timedelta(seconds=settings.stale_after_seconds),
+    )
+    worker = None
+    if not settings.broker_url:
+        from dramatiq import Worker
+
+        worker = Worker(broker, worker_threads=threads)
+        worker.start()
+    from brandcare.insights.periodic import Periodic
+
+    insights = Periodic(settings, pipeline.sessions)
+    last_sweep = 0.0
+    try:
+        while True:
+            scheduler.tick()
+            insights.tick(monotonic=time.monotonic())
+            if time.monotonic() - last_sweep > settings.sweep_every_seconds:
+                scheduler.sweep()
+                last_sweep = time.monotonic()
+            time.sleep(tick)
+    except KeyboardInterrupt:
+        typer.echo("stopping", err=True)
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="worker processes")] = 2,
+    threads: Annotated[int, typer.Option(help="threads per process")] = 2,
+    queues: Annotated[str, typer.Option(help="comma-separated queues (default all)")] = "",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve the processes' summed /metrics here (BRANDCARE_METRICS_PORT)"),
+    ] = None,
+) -> None:
+    """Dramatiq worker processes for BRANDCARE_BROKER_URL (scale out: run more of these)."""
+    import os
+
+    settings = load_settings()
+    if not settings.broker_url:
+        raise fail(
+            "`brandcare worker` needs BRANDCARE_BROKER_URL (redis://... or amqp://...); "
+            "without one, `brandcare run` runs workers in-process"
+        )
+
+    # The interpreter running us, not whatever `dramatiq` is first on PATH.
+    args = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "brandcare.worker",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    if queues:
+        args += ["--queues", *queues.split(",")]
+    metrics_port = metrics_port or settings.metrics_port
+    if metrics_port:
+        from brandcare import metrics_http
+
+        try:
+            metrics_http.check_exposure(settings.metrics_host, metrics_http.token_of(settings))
+        except metrics_http.MetricsExposureError as exc:
+            raise fail(str(exc)) from exc
+        os.environ.update(metrics_http.worker_environment(metrics_port))
+        args += ["--fork-function", "brandcare.metrics_http:serve_workers"]
+    os.execv(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
+
+
+@app.command("queue")
+def queue_(
+    limit: Annotated[int, typer.Option(help="drafts to show")] = 20,
+    brand: Annotated[str | None, typer.Option(help="brand slug")] = None,
+) -> None:
+    """Pending drafts, highest priority first (urgency, reach, age)."""
+    from sqlalchemy import select
+
+    from brandcare.reports import queue_lines
+    from brandcare.store import make_engine, queries, session_factory, transaction
+    from brandcare.store.models import BrandRow, QueryRow
+
+    settings = load_settings()
+    with transaction(session_factory(make_engine(settings.database_url))) as s:
+        brand_id = None
+        if brand:
+            brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
+            if brand_id is None:
+                raise fail(f"no brand {brand!r}")
+        paused = s.scalars(select(QueryRow).where(QueryRow.paused_reason.is_not(None)))
+        for q in paused:
+            typer.echo(
+                f"query {q.id} ({q.platform} {q.kind} {q.terms!r}) PAUSED: {q.paused_reason}"
+            )
+        brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).all())
+        for line in queue_lines(queries.pending_queue(s, limit, brand_id=brand_id), brands):
+            typer.echo(line)
+
+
+@app.command()
+def approve(
+    draft_id: Annotated[int, typer.Argument(help="draft id (see `brandcare queue`)")],
+    text: Annotated[str | None, typer.Option(help="replace the draft's text")] = None,
+    by: Annotated[str, typer.Option(help="who approves")] = "",
+) -> None:
+    """Approve a pending draft (optionally edited) and send it, exactly once."""
+    from brandcare.review import ReviewError, approve_draft
+
+    settings = load_settings()
+    try:
+        outcome = approve_draft(settings, draft_id, text=text, actor=by or whoami())
+    except ReviewError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(outcome)
+
+
+@app.command()
+def reject(
+    draft_id: Annotated[int, typer.Argument(help="draft id")],
+    reason: Annotated[str, typer.Option(help="why (required; shown in the audit log)")],
+    by: Annotated[str, typer.Option(help="who rejects")] = "",
+) -> None:
+    """Reject a pending draft; nothing is sent."""
+    from brandcare.review import ReviewError, reject_draft
+
+    settings = load_settings()
+    try:
+        reject_draft(settings, draft_id, reason=reason, actor=by or whoami())
+    except ReviewError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"draft {draft_id} rejected")
+
+
+@app.command()
+def unskip(
+    draft_id: Annotated[int, typer.Argument(help="a skipped draft's id")],
+    reason: Annotated[str, typer.Option(help="why it is not trolling (audit log)")],
+    by: Annotated[str, typer.Option(help="who un-skips")] = "",
+) -> None:
+    """Put a mention the model judged trolling back in the queue of pending drafts."""
+    from brandcare.review import ReviewError, unskip_draft
+
+    settings = load_settings()
+    try:
+        unskip_draft(settings, draft_id, reason=reason, actor=by or whoami())
+    except ReviewError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"draft {draft_id} is pending again")
