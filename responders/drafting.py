@@ -606,25 +606,24 @@ def _compose(p: _Pieces, dropped: frozenset[str]) -> str:
     return body
 
 
-def _cut_to_fit(text: str, limit: int, platform: str) -> str:
-    """The most whole sentences from the start of ``text`` that fit, else whole words."""
-    sentences = re.split(r"(?<=[.!?]) ", text)
+def fitting_prefix(parts: Sequence[str], limit: int, platform: str) -> str:
+    """The most ``parts`` from the start, joined by spaces, that fit the platform's limit
+    ("" when not even the first fits): cuts fall between sentences or words, never inside."""
     kept = ""
-    for i in range(1, len(sentences) + 1):
-        candidate = " ".join(sentences[:i])
-        if reply_length(candidate, platform) > limit:
-            break
-        kept = candidate
-    if kept:
-        return kept
-    words = text.split(" ")
-    kept = ""
-    for i in range(1, len(words) + 1):
-        candidate = " ".join(words[:i])
+    for i in range(1, len(parts) + 1):
+        candidate = " ".join(parts[:i])
         if reply_length(candidate, platform) > limit:
             break
         kept = candidate
     return kept
+
+
+def _cut_to_fit(text: str, limit: int, platform: str) -> str:
+    """The most whole sentences from the start of ``text`` that fit, else whole words."""
+    sentences = re.split(r"(?<=[.!?]) ", text)
+    return fitting_prefix(sentences, limit, platform) or fitting_prefix(
+        text.split(" "), limit, platform
+    )
 
 
 def _leaks(mention_text: str, findings: Sequence[Finding], draft_text: str) -> list[str]:

@@ -28,7 +28,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from listener.base import Mention
-from responders.drafting import DraftingError, handle_text, named_things, reply_length
+from responders.drafting import (
+    DraftingError,
+    fitting_prefix,
+    handle_text,
+    named_things,
+    reply_length,
+)
 from responders.privacy import find_personal_data, scrub
 from responders.voice import Voice
 
@@ -391,13 +397,7 @@ def _fit(text: str, limit: int, platform: str, notes: list[str]) -> str:
     """The most whole sentences from the start that fit the platform's limit."""
     if reply_length(text, platform) <= limit:
         return text
-    sentences = _sentences(text)
-    kept = ""
-    for i in range(1, len(sentences) + 1):
-        candidate = " ".join(sentences[:i])
-        if reply_length(candidate, platform) > limit:
-            break
-        kept = candidate
+    kept = fitting_prefix(_sentences(text), limit, platform)
     if not kept:
         raise NotAdaptable(f"not even the first sentence fits the {limit}-character limit")
     notes.append(f"cut to fit {limit} characters on {platform}")
