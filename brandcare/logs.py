@@ -115,6 +115,16 @@ def secrets_of(settings: Settings) -> list[str]:
     return [s for s in found if s]
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes: a test runner or CLI
+    runner swaps it and closes its copy, and a late log line from a background thread
+    (an SMTP server, a sender) must not then fail with "I/O operation on closed file"."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure(
     level: str = "INFO",
     fmt: str = "text",
@@ -123,7 +133,9 @@ def configure(
     stream: IO[str] | None = None,
 ) -> None:
     """Send logs to stderr (stdout is for command output, such as ``score``'s JSON Lines)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler[IO[str]] = (
+        logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
+    )
     inner = (
         JsonFormatter()
         if fmt == "json"
