@@ -477,17 +477,29 @@ class Pipeline:
                 )
             }
         voices = {brand_id: voice_of(brand) for brand_id, brand in brands.items()}
-        adapted = self._from_memory([m for m in mentions if m.id in latest], latest, voices)
-        drafts = [
-            self._compose(
-                mention_value(m),
-                m.id,
-                *scores_from_row(latest[m.id], m.text),
-                voices[m.brand_id],
-                adapted.get(m.id),
-            )
+        work = [
+            (m, mention_value(m), *scores_from_row(latest[m.id], m.text))
             for m in mentions
             if m.id in latest
+        ]
+        # Memory is asked only for what the policy will answer: each request costs an
+        # embedding (a forward pass), so skipped and ignored mentions must not pay it.
+        adapted = self._from_memory(
+            [
+                Request(
+                    m.id,
+                    m.brand_id,
+                    value,
+                    voices[m.brand_id],
+                    PLATFORM_LIMITS.get(m.platform, 280),
+                )
+                for m, value, _, decision in work
+                if decision.action is Action.REPLY
+            ]
+        )
+        drafts = [
+            self._compose(value, m.id, scores, decision, voices[m.brand_id], adapted.get(m.id))
+            for m, value, scores, decision in work
         ]
         with transaction(self.sessions) as s:
             created = queries.create_drafts(s, drafts)
@@ -512,25 +524,12 @@ class Pipeline:
             )
         return created
 
-    def _from_memory(
-        self, mentions: Sequence[MentionRow], latest: dict[int, ScoreRow], voices: dict[int, Voice]
-    ) -> dict[int, Adapted]:
-        """Past replies adapted for the mentions that get a reply (a scorer that cannot
-        embed, or brands with nothing remembered: none)."""
+    def _from_memory(self, requests: Sequence[Request]) -> dict[int, Adapted]:
+        """Past replies adapted for these mentions (a scorer that cannot embed, or brands
+        with nothing remembered: none)."""
         scorer = self.scorer()
-        if not isinstance(scorer, Embedder):
+        if not requests or not isinstance(scorer, Embedder):
             return {}
-        requests = [
-            Request(
-                m.id,
-                m.brand_id,
-                mention_value(m),
-                voices[m.brand_id],
-                PLATFORM_LIMITS.get(m.platform, 280),
-            )
-            for m in mentions
-            if latest[m.id].needs_reply and not latest[m.id].troll
-        ]
         try:
             found = self.memory.suggest(self.sessions, scorer, requests)
         except Exception:  # reply memory is a help: a bug there must not stop drafting
