@@ -93,7 +93,7 @@ def run(
     import datetime as dt
     import time
 
-    from brandcare import metrics_http, runtime
+    from brandcare import credentials, metrics_http, runtime
     from brandcare.queue import setup_broker
     from brandcare.schedule import Enqueue, Scheduler
 
@@ -116,6 +116,7 @@ def run(
         ),
         reddit_requests_per_minute=settings.reddit_requests_per_minute,
         stale_after=dt.timedelta(seconds=settings.stale_after_seconds),
+        reddit_app=lambda profile: credentials.reddit_app(settings, profile),
     )
     worker = None
     if not settings.broker_url:
