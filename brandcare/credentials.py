@@ -111,18 +111,18 @@ def missing_for(secrets: ProfileSecrets, platform: str, purpose: Purpose) -> tup
 
 def _message(use: Use, platform: str, missing: tuple[str, ...]) -> str:
     name = _PLATFORM_NAMES.get(platform, platform)
-    action = "read" if use.purpose is Purpose.READ else "post or act as its account"
+    action = f"read {name}" if use.purpose is Purpose.READ else f"post as its {name} account"
     variables = ", ".join(variable(k, use.profile) for k in missing)
     if use.profile is None:
         return (
-            f"brand {use.brand!r} uses the deployment-wide credentials, which cannot {action} "
-            f"on {name}: set {variables}{_x_read_hint(missing, None)}, or give the brand a "
-            "credentials profile of its own"
+            f"brand {use.brand!r} cannot {action} with the deployment-wide credentials: set "
+            f"{variables}{_x_read_hint(missing, None)}, or give the brand a credentials "
+            "profile of its own"
         )
     return (
-        f"brand {use.brand!r} cannot {action} on {name} with credentials profile "
-        f"{use.profile!r}: set {variables}{_x_read_hint(missing, use.profile)} (a named "
-        "profile never falls back to the deployment-wide variables)"
+        f"brand {use.brand!r} cannot {action} with credentials profile {use.profile!r}: set "
+        f"{variables}{_x_read_hint(missing, use.profile)} (a named profile never falls back "
+        "to the deployment-wide variables)"
     )
 
 
