@@ -273,3 +273,78 @@ def _broken_twitter_draft(pipeline: Pipeline, query_id: int) -> int:
         ).values()
         assert queries.transition_draft(s, draft_id, ["pending"], "approved", "ana")
     return draft_id
+
+
+# -- the brands file, and the scheduler's Reddit allowance per app ----------------------------
+
+
+def _profile_of(sessions, slug: str) -> str | None:  # type: ignore[no-untyped-def]
+    from brandcare.store.models import BrandRow
+
+    with transaction(sessions) as s:
+        brand = s.scalars(select(BrandRow).where(BrandRow.slug == slug)).one()
+        return brand.credentials
+
+
+def test_the_brands_file_sets_a_profile_keeps_it_when_left_out_and_clears_it_with_null(
+    sessions,  # type: ignore[no-untyped-def]
+) -> None:
+    def apply(**fields: object) -> None:
+        spec = BrandSpec.model_validate({"slug": "acme", "name": "Acme", **fields})
+        with transaction(sessions) as s:
+            apply_brands(s, [spec])
+
+    apply()
+    assert _profile_of(sessions, "acme") is None
+    apply(credentials="acme_eu")
+    assert _profile_of(sessions, "acme") == "acme_eu"
+    apply()  # an older file without the key must not move the brand to the shared keys
+    assert _profile_of(sessions, "acme") == "acme_eu"
+    apply(credentials=None)
+    assert _profile_of(sessions, "acme") is None
+
+
+@pytest.mark.parametrize("name", ["Acme", "acme-eu", "acme__eu", "_acme", "a" * 33, ""])
+def test_the_brands_file_refuses_a_profile_no_variable_could_name(name: str) -> None:
+    with pytest.raises(ValueError, match="not a profile name"):
+        BrandSpec.model_validate({"slug": "acme", "name": "Acme", "credentials": name})
+
+
+def test_brands_on_one_reddit_app_share_its_allowance_and_an_app_of_its_own_has_its_own(
+    sessions,  # type: ignore[no-untyped-def]
+) -> None:
+    from brandcare import credentials
+    from brandcare.profile_env import PROFILE_FIELD
+    from brandcare.schedule import Enqueue, Scheduler
+
+    settings = Settings(**{PROFILE_FIELD: {
+        "acme": {"reddit_client_id": "shared-app"},
+        "beta": {"reddit_client_id": "shared-app"},
+        "gamma": {"reddit_client_id": "gamma-app"},
+    }})  # fmt: skip
+    specs = [
+        BrandSpec(slug=slug, name=slug.title(), credentials=slug, queries=[
+            QuerySpec(platform="reddit", kind="subreddit", terms=f"all: {slug}"),
+        ])
+        for slug in ("acme", "beta", "gamma")
+    ]  # fmt: skip
+    with transaction(sessions) as s:
+        ids = apply_brands(s, specs)
+        by_brand = {q.brand_id: q.id for q in s.scalars(select(QueryRow))}
+    polled: list[int] = []
+    now = dt.datetime(2026, 1, 5, 12, 0, 10, tzinfo=dt.UTC)
+    scheduler = Scheduler(
+        sessions,
+        Enqueue(polled.append, print, print, print),
+        reddit_requests_per_minute=2,  # one poll a minute per app
+        reddit_app=lambda profile: credentials.reddit_app(settings, profile),
+        clock=lambda: now,
+    )
+    scheduler.tick()
+    # acme and beta share an app: one of them this minute; gamma's app has its own.
+    assert by_brand[ids["gamma"]] in polled
+    assert len(polled) == 2
+    assert {by_brand[ids["acme"]], by_brand[ids["beta"]]} & set(polled)
+    now += dt.timedelta(minutes=1)
+    scheduler.tick()  # the next minute: the one that waited goes (gamma is not due yet)
+    assert sorted(polled) == sorted(by_brand.values())
