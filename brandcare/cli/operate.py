@@ -35,6 +35,18 @@ def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, 
     with transaction(session_factory(make_engine(settings.database_url))) as s:
         ids = apply_brands(s, brands)
     typer.echo(f"brands: {', '.join(f'{slug} (id {i})' for slug, i in ids.items())}")
+    for brand in brands:
+        # setup runs with the deployment's environment (compose: the migrate service), so
+        # a profile with no variable here is a typo or a forgotten .env line: say so now,
+        # not at the brand's first poll.
+        if brand.credentials and brand.credentials not in settings.credential_profiles:
+            suffix = brand.credentials.upper()
+            typer.echo(
+                f"brandcare: warning: brand {brand.slug!r} names credentials profile "
+                f"{brand.credentials!r}, but no X_*__{suffix} or REDDIT_*__{suffix} variable "
+                "is set here: its polls and replies will fail until they are",
+                err=True,
+            )
 
 
 @app.command()

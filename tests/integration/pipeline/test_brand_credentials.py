@@ -348,3 +348,30 @@ def test_brands_on_one_reddit_app_share_its_allowance_and_an_app_of_its_own_has_
     now += dt.timedelta(minutes=1)
     scheduler.tick()  # the next minute: the one that waited goes (gamma is not due yet)
     assert sorted(polled) == sorted(by_brand.values())
+
+
+def test_setup_warns_about_a_profile_with_no_variable_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from brandcare.cli import app as cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRANDCARE_DATABASE_URL", f"sqlite:///{tmp_path / 'setup.db'}")
+    monkeypatch.setenv("X_BEARER_TOKEN__ACME", "acme-bearer-SECRET")
+    migrate.upgrade(f"sqlite:///{tmp_path / 'setup.db'}")
+    brands = tmp_path / "brands.json"
+    brands.write_text(json.dumps({"brands": [
+        {"slug": "acme", "name": "Acme", "credentials": "acme"},
+        {"slug": "beta", "name": "Beta", "credentials": "beta_typo"},
+        {"slug": "gamma", "name": "Gamma"},
+    ]}))  # fmt: skip
+    result = CliRunner().invoke(cli, ["setup", str(brands)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert "'beta'" in warnings[0]
+    assert "X_*__BETA_TYPO" in warnings[0]
