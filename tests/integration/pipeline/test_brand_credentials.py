@@ -249,6 +249,21 @@ def test_each_brand_reads_and_replies_with_its_own_credentials_and_a_broken_one_
     assert [v for v in ENVIRONMENT.values() if v in reason] == []  # names, never values
     assert len(posts) == 2
 
+    # -- X's pay-per-use counts stay per brand and query ----------------------------------
+    from brandcare.store.models import ApiUsageRow, BrandRow
+
+    with transaction(pipeline.sessions) as s:
+        usage = s.execute(
+            select(BrandRow.slug, ApiUsageRow.query_id, ApiUsageRow.reads, ApiUsageRow.posts)
+            .join(BrandRow, BrandRow.id == ApiUsageRow.brand_id)
+            .where(ApiUsageRow.platform == "twitter")
+        ).all()
+    reads = {(slug, query): n for slug, query, n, _ in usage if query is not None}
+    assert reads[("acme", ids["acme", "twitter"])] == len(x_api.mention_tweets)
+    assert reads[("beta", ids["beta", "twitter"])] == len(x_api.search_tweets)
+    posted_by = {slug: n for slug, query, _, n in usage if query is None}
+    assert posted_by == {"acme": 1, "beta": 1}  # the broken brand posted nothing
+
     # -- no request anywhere carried the deployment-wide keys ----------------------------
     everything = [*x_api.requests, *reddit_api.requests]
     leaked = [r.path for r in everything if "deploy" in str(r.headers) + r.body.decode()]
