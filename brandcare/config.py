@@ -7,9 +7,37 @@ the result down, so tests can build their own.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from brandcare.profile_env import PROFILE_FIELD, ProfileVariables
+
+
+class ProfileSecrets(BaseModel):
+    """One credentials profile's platform secrets (``X_API_KEY__ACME`` and the like).
+
+    Field names are the deployment-wide settings' names, so one profile and the
+    deployment-wide variables are read the same way (``brandcare.credentials``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    x_bearer_token: SecretStr | None = None
+    x_api_key: SecretStr | None = None
+    x_api_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_secret: SecretStr | None = None
+    reddit_client_id: SecretStr | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_username: str | None = None
+    reddit_password: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -53,6 +81,14 @@ class Settings(BaseSettings):
     reddit_url: str = "https://www.reddit.com"
     #: Reddit allows about 100 requests a minute per app, shared by every query.
     reddit_requests_per_minute: int = Field(default=100, ge=1)
+
+    #: Per-brand credentials: profile name -> its secrets, from ``<NAME>__<PROFILE>``
+    #: variables (``X_BEARER_TOKEN__ACME``); a brand names its profile in the brands file.
+    #: The alias is no variable name on purpose: the profiles come only from the
+    #: suffixed variables (``_ProfileSource``), never from one JSON blob of secrets.
+    credential_profiles: dict[str, ProfileSecrets] = Field(
+        default_factory=dict, validation_alias=PROFILE_FIELD
+    )
 
     #: Replay files are read relative to this folder (the demo's sample lives in the package).
     replay_dir: Path | None = None
@@ -114,6 +150,19 @@ class Settings(BaseSettings):
     #: Beyond loopback the metrics port needs the token.
     metrics_host: str = "127.0.0.1"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, plus the profiles gathered from the environment and ``.env``."""
+        profiles = _ProfileSource(settings_cls, [dotenv_settings, env_settings])
+        return init_settings, env_settings, dotenv_settings, profiles, file_secret_settings
+
     @model_validator(mode="after")
     def _settle_outlasts_a_platform_call(self) -> Settings:
         """A retry inside the settle window only looks; past it, it may post. If a slow
@@ -130,3 +179,29 @@ class Settings(BaseSettings):
 
 #: X's client default timeout (s), the slowest of the sources' defaults.
 _SLOWEST_PLATFORM_DEFAULT = 30.0
+
+
+class _ProfileSource(PydanticBaseSettingsSource):
+    """Collects ``<NAME>__<PROFILE>`` variables from the env and dotenv sources' variables.
+
+    Why a source: the names are not known in advance, so no field can declare them;
+    reading them from what the standard sources loaded keeps ``.env`` files, the
+    process environment (which wins) and ``Settings(_env_file=...)`` behaving alike.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], sources: list[PydanticBaseSettingsSource]
+    ) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` builds the one field this source fills."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = ProfileVariables()
+        for source in self._sources:  # later sources win: the process environment last
+            if isinstance(source, EnvSettingsSource):
+                found.update(source.env_vars)
+        return {PROFILE_FIELD: found.profiles} if found.profiles else {}

@@ -4,8 +4,9 @@ Stage logs carry ids as ``extra=`` fields (``mention_ids``, ``draft_id``, ``quer
 ``platform``), which the JSON format writes as keys. Whatever the format, every line
 passes through a redaction step before it leaves the process: URL credentials
 (``scheme://user:secret@host``) and the values of the settings' secrets (tokens,
-passwords, the passwords in the database and broker URLs, alert channel URLs and their
-tokens) become ``***``, so a third-party library that logs a URL cannot leak one.
+passwords, per-brand credentials profiles' keys, the passwords in the database and
+broker URLs, alert channel URLs and their tokens) become ``***``, so a third-party
+library that logs a URL cannot leak one.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ def secrets_of(settings: Settings) -> list[str]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
+    # Per-brand credentials profiles (X_API_KEY__ACME...) hold the same kinds of secret.
+    for profile in settings.credential_profiles.values():
+        for name in type(profile).model_fields:
+            value = getattr(profile, name)
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
     for url in (settings.database_url, settings.broker_url or ""):
         password = urlsplit(url).password if "://" in url else None
         if password:

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare import metrics
+from brandcare.credentials import Purpose, Use
 from brandcare.memory import ReplyMemory, Request
+from brandcare.sources import SourceLookup
 from brandcare.store import memory as reply_memory
 from brandcare.store import queries, transaction
 from brandcare.store.models import (
@@ -30,7 +32,7 @@ from brandcare.store.models import (
     QueryRow,
     ScoreRow,
 )
-from listener.base import Author, Mention, Query, Source
+from listener.base import Author, Mention, Query
 from listener.errors import AuthError, PermanentSourceError
 from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
 from responders.policy import Action, Decision, Thresholds, decide
@@ -160,7 +162,7 @@ class Pipeline:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        sources: Callable[[str], Source],
+        sources: SourceLookup,
         scorer: Callable[[], Scorer],
         *,
         prices: Prices | None = None,
@@ -207,10 +209,12 @@ class Pipeline:
             if paused:
                 return PollResult(query_id, paused=paused)
             query = Query(row.id, row.platform, row.kind, row.terms, brand.slug)
+            use = Use(brand.slug, brand.credentials, Purpose.for_poll(row.platform, row.kind))
             since = queries.get_cursor(s, query_id)
             brand_id = brand.id
         try:
-            page = self.sources(query.platform).poll(query, since=since, limit=limit)
+            # Inside the try: a brand whose credentials are incomplete pauses this query.
+            page = self.sources(query.platform, use).poll(query, since=since, limit=limit)
         except (AuthError, PermanentSourceError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             with transaction(self.sessions) as s:
@@ -627,6 +631,30 @@ class Pipeline:
                     failure_reason=outcome.reason or outcome.status.value,
                 )
 
+    def _send_as(
+        self,
+        platform: str,
+        use: Use,
+        value: Mention,
+        text: str,
+        draft_id: int,
+        attempted: bool,
+        recent: bool,
+    ) -> SendOutcome:
+        """Send (or check) through the source holding the draft's own brand's keys.
+
+        Credentials that cannot post fail this draft with the variables to set, like a
+        platform refusing our keys: no other brand's source is ever tried instead.
+        """
+        try:
+            source = self.sources(platform, use)
+        except AuthError as exc:
+            log.error("draft %d (%s): %s", draft_id, platform, exc)
+            return SendOutcome(SendStatus.AUTH_FAILED, reason=str(exc))
+        if attempted and recent:
+            return check_sent(source, value, text, draft_id=draft_id)
+        return send_once(source, value, text, already_attempted=attempted, draft_id=draft_id)
+
     def send(self, draft_id: int) -> SendOutcome | None:
         """Post an approved draft exactly once; None when there is nothing to send.
 
@@ -656,11 +684,10 @@ class Pipeline:
                 return None
             value, text, brand_id = mention_value(mention), draft.text, mention.brand_id
             mention_id = mention.id
-        source = self.sources(platform)
-        if attempted and recent:
-            outcome = check_sent(source, value, text, draft_id=draft_id)
-        else:
-            outcome = send_once(source, value, text, already_attempted=attempted, draft_id=draft_id)
+            brand = s.get(BrandRow, brand_id)
+            assert brand is not None
+            use = Use(brand.slug, brand.credentials, Purpose.ACCOUNT)
+        outcome = self._send_as(platform, use, value, text, draft_id, attempted, recent)
         self._record_send(draft_id, mention_id, brand_id, platform, outcome)
         metrics.sent(platform, outcome)
         log.log(

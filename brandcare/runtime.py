@@ -49,7 +49,7 @@ def configure(
     registry = Sources(settings, sources)
     pipeline = Pipeline(
         session_factory(engine),
-        registry.get,
+        registry,
         (lambda: scorer) if scorer is not None else (lambda: default_scorer(settings)),
         prices=Prices(settings.x_price_per_read_usd, settings.x_price_per_post_usd),
     )

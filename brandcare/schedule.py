@@ -1,8 +1,9 @@
 """The scheduler: enqueues each query's poll at its interval, and re-enqueues lost work.
 
 One scheduler process per deployment (the workers scale out; the scheduler only sends
-small messages). Reddit's request budget is one for the whole app, so Reddit polls
-share a per-minute allowance here instead of each query assuming it has the API alone.
+small messages). Reddit's request budget is one per app (client id), so the Reddit polls
+of brands on one app share a per-minute allowance here instead of each query assuming
+it has the API alone; a brand whose credentials profile has an app of its own has its own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import queries, transaction
-from brandcare.store.models import QueryRow
+from brandcare.store.models import BrandRow, QueryRow
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,11 @@ class Scheduler:
     stale_after: dt.timedelta = dt.timedelta(minutes=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     rng: random.Random = field(default_factory=random.Random)
+    #: The Reddit app a brand's credentials profile polls with (``credentials.reddit_app``);
+    #: by default every brand is on one app, as in a deployment without profiles.
+    reddit_app: Callable[[str | None], str] = field(default=lambda profile: "app")
     _due: dict[int, dt.datetime] = field(default_factory=dict)
-    _reddit_minute: tuple[dt.datetime, int] | None = None
+    _reddit_minutes: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
 
     def tick(self) -> list[int]:
         """Enqueue every due query's poll; return the query ids enqueued.
@@ -64,13 +68,19 @@ class Scheduler:
     def _tick(self) -> list[int]:
         now = self.clock()
         with transaction(self.sessions) as s:
-            rows = list(s.scalars(select(QueryRow).where(QueryRow.enabled.is_(True))))
-            plan = [(r.id, r.platform, r.interval_seconds) for r in rows]
+            plan = s.execute(
+                select(
+                    QueryRow.id, QueryRow.platform, QueryRow.interval_seconds, BrandRow.credentials
+                )
+                .join(BrandRow, BrandRow.id == QueryRow.brand_id)
+                .where(QueryRow.enabled.is_(True))
+                .order_by(QueryRow.id)
+            ).all()
         sent = []
-        for query_id, platform, interval in plan:
+        for query_id, platform, interval, profile in plan:
             if self._due.get(query_id, now) > now:
                 continue
-            if platform == "reddit" and not self._reddit_allowance(now):
+            if platform == "reddit" and not self._reddit_allowance(self.reddit_app(profile), now):
                 continue
             self.enqueue.poll(query_id)
             # Up to 10% jitter so queries with the same interval do not poll in lockstep.
@@ -79,15 +89,19 @@ class Scheduler:
             sent.append(query_id)
         return sent
 
-    def _reddit_allowance(self, now: dt.datetime) -> bool:
+    def _reddit_allowance(self, app: str, now: dt.datetime) -> bool:
         minute = now.replace(second=0, microsecond=0)
-        start, used = self._reddit_minute or (minute, 0)
+        start, used = self._reddit_minutes.get(app, (minute, 0))
         if start != minute:
             start, used = minute, 0
         if used + REDDIT_REQUESTS_PER_POLL > self.reddit_requests_per_minute:
-            log.info("reddit budget for this minute is used (%d requests): polls wait", used)
+            log.info(
+                "reddit budget of %s for this minute is used (%d requests): its polls wait",
+                app,
+                used,
+            )
             return False
-        self._reddit_minute = (start, used + REDDIT_REQUESTS_PER_POLL)
+        self._reddit_minutes[app] = (start, used + REDDIT_REQUESTS_PER_POLL)
         return True
 
     def sweep(self) -> queries.StaleWork:

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from brandcare.profile_env import PROFILE_NAME_CHARS, is_profile_name
 from brandcare.store.models import BrandRow, QueryRow
 
 
@@ -44,6 +45,21 @@ class BrandSpec(BaseModel):
     sla_minutes: int = Field(default=60, ge=1)
     voice: dict[str, Any] = Field(default_factory=dict)
     queries: list[QuerySpec] = Field(default_factory=list)
+    #: The credentials profile whose keys (``X_API_KEY__<PROFILE>``...) the brand reads
+    #: and posts with; null: the deployment-wide keys. Left out of the file, a brand keeps
+    #: the profile it has: re-applying an older file must not quietly move a brand onto
+    #: the deployment-wide account (its replies would go out from another brand's).
+    credentials: str | None = None
+
+    @field_validator("credentials")
+    @classmethod
+    def _profile_name(cls, value: str | None) -> str | None:
+        if value is not None and not is_profile_name(value):
+            raise ValueError(
+                f"credentials {value!r} is not a profile name: lowercase letters and digits, "
+                f"single underscores between them, at most {PROFILE_NAME_CHARS} characters"
+            )
+        return value
 
 
 def load_brands(path: Path) -> list[BrandSpec]:
@@ -71,6 +87,8 @@ def apply_brands(session: Session, brands: list[BrandSpec]) -> dict[str, int]:
             brand = BrandRow(slug=spec.slug, name=spec.name)
             session.add(brand)
         brand.name, brand.voice, brand.sla_minutes = spec.name, spec.voice, spec.sla_minutes
+        if "credentials" in spec.model_fields_set:
+            brand.credentials = spec.credentials
         session.flush()
         for q in spec.queries:
             row = session.scalars(

@@ -1,23 +1,33 @@
-"""Platform sources built from settings, once per process, by platform name."""
+"""Platform sources built from settings, once per process per platform and credentials.
+
+A brand's credentials profile picks whose keys a source holds (``brandcare.credentials``),
+so there is one X source per X account in use, one Reddit source per Reddit login: a
+reply always goes out through a source built with its own brand's keys.
+"""
 
 from __future__ import annotations
 
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from brandcare import credentials
 from brandcare.config import Settings
+from brandcare.credentials import Purpose, Use
 from listener.base import Source
 from listener.registry import build_source
 
+#: What a poll or send with no brand at hand uses: the deployment-wide credentials.
+DEPLOYMENT = Use(brand="(deployment)", profile=None, purpose=Purpose.READ)
 
-class SourceNotConfiguredError(RuntimeError):
-    """A query names a platform whose credentials are not set."""
 
+class SourceLookup(Protocol):
+    """How the pipeline finds the source for a platform and a brand's credentials."""
 
-def _secret(value: Any) -> str | None:
-    return None if value is None else str(value.get_secret_value())
+    def __call__(self, platform: str, use: Use, /) -> Source:
+        """The source; raises ``MissingCredentialsError`` when ``use``'s are incomplete."""
+        ...
 
 
 def sample_dir() -> Path:
@@ -26,52 +36,56 @@ def sample_dir() -> Path:
 
 
 class Sources:
-    """Builds each platform's source on first use and keeps it for the process."""
+    """Builds each (platform, credentials profile)'s source on first use and keeps it.
+
+    ``overrides`` (tests) stand for a platform whatever the profile.
+    """
 
     def __init__(self, settings: Settings, overrides: dict[str, Source] | None = None) -> None:
         self._settings = settings
-        self._built: dict[str, Source] = dict(overrides or {})
+        self._overrides: dict[str, Source] = dict(overrides or {})
+        self._built: dict[tuple[str, str | None], Source] = {}
         self._lock = threading.Lock()
 
-    def get(self, platform: str) -> Source:
-        """The source for ``platform``; raises SourceNotConfiguredError without credentials."""
-        with self._lock:
-            if platform not in self._built:
-                self._built[platform] = build_source(platform, **self._options(platform))
-            return self._built[platform]
+    def __call__(self, platform: str, use: Use = DEPLOYMENT, /) -> Source:
+        """The same as ``get``: a ``Sources`` is the pipeline's ``SourceLookup``."""
+        return self.get(platform, use)
 
-    def _options(self, platform: str) -> dict[str, Any]:
+    def get(self, platform: str, use: Use = DEPLOYMENT) -> Source:
+        """The source for ``platform`` with ``use``'s brand's credentials.
+
+        Checked on every call, not only the first: a profile complete enough to read
+        may still lack the keys to post, and that must fail naming the brand and the
+        missing variables rather than inside the platform client.
+        """
+        if platform in self._overrides:
+            return self._overrides[platform]
+        if platform not in credentials.CREDENTIAL_PLATFORMS:
+            key: tuple[str, str | None] = (platform, None)
+            options = self._platform_options(platform)
+        else:
+            secrets = credentials.check(self._settings, platform, use)
+            key = (platform, use.profile)
+            options = {
+                **credentials.source_credentials(secrets, platform),
+                **self._platform_options(platform),
+            }
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = build_source(platform, **options)
+            return self._built[key]
+
+    def _platform_options(self, platform: str) -> dict[str, Any]:
+        """Everything but the credentials: base URLs, timeouts, replay knobs."""
         s = self._settings
         timeout = (
             {} if s.platform_timeout_seconds is None else {"timeout": s.platform_timeout_seconds}
         )
         if platform == "twitter":
-            if s.x_bearer_token is None:
-                raise SourceNotConfiguredError(
-                    "X queries need X_BEARER_TOKEN (and X_API_KEY, X_API_SECRET, "
-                    "X_ACCESS_TOKEN, X_ACCESS_SECRET to post replies)"
-                )
-            return {
-                "bearer_token": _secret(s.x_bearer_token),
-                "consumer_key": _secret(s.x_api_key),
-                "consumer_secret": _secret(s.x_api_secret),
-                "access_token": _secret(s.x_access_token),
-                "access_token_secret": _secret(s.x_access_secret),
-                "api_url": s.x_api_url,
-                **timeout,
-            }
+            return {"api_url": s.x_api_url, **timeout}
         if platform == "reddit":
-            if s.reddit_client_id is None:
-                raise SourceNotConfiguredError(
-                    "Reddit queries need REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET "
-                    "(and REDDIT_USERNAME, REDDIT_PASSWORD to post replies)"
-                )
             return {
-                "client_id": _secret(s.reddit_client_id),
-                "client_secret": _secret(s.reddit_client_secret),
                 "user_agent": s.reddit_user_agent,
-                "username": s.reddit_username,
-                "password": _secret(s.reddit_password),
                 "oauth_url": s.reddit_oauth_url,
                 "reddit_url": s.reddit_url,
                 **timeout,

@@ -35,6 +35,18 @@ def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, 
     with transaction(session_factory(make_engine(settings.database_url))) as s:
         ids = apply_brands(s, brands)
     typer.echo(f"brands: {', '.join(f'{slug} (id {i})' for slug, i in ids.items())}")
+    for brand in brands:
+        # setup runs with the deployment's environment (compose: the migrate service), so
+        # a profile with no variable here is a typo or a forgotten .env line: say so now,
+        # not at the brand's first poll.
+        if brand.credentials and brand.credentials not in settings.credential_profiles:
+            suffix = brand.credentials.upper()
+            typer.echo(
+                f"brandcare: warning: brand {brand.slug!r} names credentials profile "
+                f"{brand.credentials!r}, but no X_*__{suffix} or REDDIT_*__{suffix} variable "
+                "is set here: its polls and replies will fail until they are",
+                err=True,
+            )
 
 
 @app.command()
@@ -93,7 +105,7 @@ def run(
     import datetime as dt
     import time
 
-    from brandcare import metrics_http, runtime
+    from brandcare import credentials, metrics_http, runtime
     from brandcare.queue import setup_broker
     from brandcare.schedule import Enqueue, Scheduler
 
@@ -116,6 +128,7 @@ def run(
         ),
         reddit_requests_per_minute=settings.reddit_requests_per_minute,
         stale_after=dt.timedelta(seconds=settings.stale_after_seconds),
+        reddit_app=lambda profile: credentials.reddit_app(settings, profile),
     )
     worker = None
     if not settings.broker_url:

@@ -15,7 +15,11 @@ copied into the repo. Some answers are *derived* from those recordings, and say 
 - posting (``POST /2/tweets``, ``POST /api/comment``) answers in the recorded shape
   with the posted text, and remembers the post so timelines and user histories show it;
 - faults injected per test: 429 with reset headers, 5xx, timeouts (a sleep), truncated
-  JSON, bodies that are not JSON, missing fields, any status and body.
+  JSON, bodies that are not JSON, missing fields, any status and body;
+- accounts, for tests of whose keys a request carries: X ``accounts`` maps an OAuth 1.0a
+  access token to a user, who is then ``/2/users/me`` and the author of what that token
+  posts (an unknown token gets X's 401); Reddit ``per_login_tokens`` mints an access
+  token per login, so each comment is authored by the account whose token posted it.
 
 Mapping, X: ``/2/tweets/search/recent`` -> test_client_search_recent_tweets.yaml,
 ``/2/users/<id>/mentions`` -> test_client_get_users_mentions.yaml,
@@ -31,6 +35,7 @@ TestSubredditStreams.*, ``/message/mentions`` -> TestInbox.test_mentions.json,
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 import datetime as dt
@@ -46,7 +51,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
@@ -243,6 +248,27 @@ class SeenRequest:
     def json(self) -> Json:
         """The body as JSON (X posts JSON)."""
         return json.loads(self.body or b"null")
+
+    def oauth1(self) -> dict[str, str]:
+        """The OAuth 1.0a parameters of the Authorization header ({} for none)."""
+        header = self.headers.get("authorization", "")
+        if not header.startswith("OAuth "):
+            return {}
+        found = re.findall(r'(\w+)="([^"]*)"', header[len("OAuth ") :])
+        return {name: unquote(value) for name, value in found}
+
+    def bearer(self) -> str | None:
+        """The bearer token of the Authorization header (any case of "Bearer"), or None."""
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" and token else None
+
+    def basic(self) -> tuple[str, str] | None:
+        """(user, password) of HTTP Basic authorization (Reddit's client id and secret)."""
+        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+        return user, password
 
 
 @dataclass
@@ -449,7 +475,13 @@ def _iso(moment: dt.datetime) -> str:
 class FakeTwitterApi(FakeApiServer):
     """X API v2, as tweepy.Client sees it, from tweepy's recorded cassettes."""
 
-    def __init__(self, fixtures: Path, *, page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        fixtures: Path,
+        *,
+        page_size: int | None = None,
+        accounts: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         super().__init__()
         folder = fixtures / "twitter"
         self.search_recorded = load_vcr(folder / "test_client_search_recent_tweets.yaml")[0]
@@ -477,8 +509,28 @@ class FakeTwitterApi(FakeApiServer):
                 "name": f"Customer {index}",
             }
             self.authors[tweet["id"]] = user_id
+        #: Access token -> the account it acts as (id, username, name); empty: every
+        #: user-context request acts as the recorded ``me``.
+        self.accounts: dict[str, dict[str, str]] = {
+            token: dict(user) for token, user in (accounts or {}).items()
+        }
+        for user in self.accounts.values():
+            self.users[user["id"]] = dict(user)
         self.posted: list[dict[str, Any]] = []
         self._sequence = itertools.count(1)
+
+    def _acting(self, request: SeenRequest) -> dict[str, Any] | None:
+        """The account a user-context request acts as; None when ``accounts`` knows none."""
+        if not self.accounts:
+            return self.me
+        return self.accounts.get(request.oauth1().get("oauth_token", ""))
+
+    @staticmethod
+    def unauthorized() -> Answer:
+        """X's 401 for keys it does not know."""
+        body = {"title": "Unauthorized", "type": "about:blank", "status": 401,
+                "detail": "Unauthorized"}  # fmt: skip
+        return Answer.of(body, status=401)
 
     def route(self, request: SeenRequest) -> Answer:
         """Map an X API v2 path to its recorded (or derived) answer."""
@@ -498,6 +550,11 @@ class FakeTwitterApi(FakeApiServer):
         if request.method == "GET" and (m := re.fullmatch(r"/2/users/by/username/(\w+)", path)):
             return self._user_by_name(m.group(1))
         if request.method == "GET" and path == "/2/users/me":
+            if self.accounts:
+                account = self._acting(request)
+                if account is None:
+                    return self.unauthorized()
+                return Answer.of({"data": account}, headers=self.me_recorded.headers)
             return Answer(200, self.me_recorded.body, dict(self.me_recorded.headers), gzip_ok=True)
         if request.method == "POST" and path == "/2/tweets":
             return self._create(request)
@@ -636,6 +693,9 @@ class FakeTwitterApi(FakeApiServer):
         return Answer.of(body, headers=self.user_recorded.headers)
 
     def _create(self, request: SeenRequest) -> Answer:
+        account = self._acting(request)
+        if account is None:
+            return self.unauthorized()
         sent = request.json() or {}
         text = sent.get("text")
         if not isinstance(text, str) or not text:
@@ -647,7 +707,7 @@ class FakeTwitterApi(FakeApiServer):
             "id": tweet_id,
             "text": text,
             "edit_history_tweet_ids": [tweet_id],
-            "author_id": self.me["id"],
+            "author_id": account["id"],
             "created_at": _iso(now),
             "conversation_id": tweet_id,
         }
@@ -660,7 +720,7 @@ class FakeTwitterApi(FakeApiServer):
                 tweet["in_reply_to_user_id"] = author
         with self._lock:
             self.posted.append(tweet)
-        self.authors[tweet_id] = self.me["id"]
+        self.authors[tweet_id] = account["id"]
         body = self.create_recorded.json()
         body["data"] = {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}
         headers = dict(self.create_recorded.headers)
@@ -687,7 +747,12 @@ class FakeRedditApi(FakeApiServer):
     """Reddit's OAuth API and token endpoint, as praw sees them, from praw's cassettes."""
 
     def __init__(
-        self, fixtures: Path, *, username: str = "brand_care", page_size: int | None = None
+        self,
+        fixtures: Path,
+        *,
+        username: str = "brand_care",
+        page_size: int | None = None,
+        per_login_tokens: bool = False,
     ) -> None:
         super().__init__()
         folder = fixtures / "reddit"
@@ -711,6 +776,30 @@ class FakeRedditApi(FakeApiServer):
         self.new_items = self._children(submissions[2]) + self._children(self.new_recorded)
         self.posted: list[dict[str, Any]] = []
         self._sequence = itertools.count(1)
+        self.per_login_tokens = per_login_tokens
+        #: Minted access token -> (client id, username or None for an app-only token).
+        self.tokens: dict[str, tuple[str, str | None]] = {}
+
+    def _token(self, request: SeenRequest) -> Answer:
+        """The recorded token answer; with ``per_login_tokens``, a token of this login's own."""
+        if not self.per_login_tokens:
+            return Answer(200, self.token_recorded.body, dict(self.token_recorded.headers))
+        client_id = (request.basic() or ("", ""))[0]
+        username = request.form().get("username")
+        token = f"fake-token-{next(self._sequence)}"
+        with self._lock:
+            self.tokens[token] = (client_id, username)
+        body = self.token_recorded.json()
+        body["access_token"] = token
+        return Answer.of(body, headers=self.token_recorded.headers)
+
+    def _login(self, request: SeenRequest) -> str:
+        """The username whose token a request carries (the fixed one without minting)."""
+        if not self.per_login_tokens:
+            return self.username
+        with self._lock:
+            _, username = self.tokens.get(request.bearer() or "", ("", None))
+        return username or ""
 
     @staticmethod
     def _children(recorded: Recorded) -> list[dict[str, Any]]:
@@ -720,9 +809,9 @@ class FakeRedditApi(FakeApiServer):
         """Map a Reddit path to its recorded (or derived) answer."""
         path = request.path.rstrip("/")
         if request.method == "POST" and path == "/api/v1/access_token":
-            return Answer(200, self.token_recorded.body, dict(self.token_recorded.headers))
+            return self._token(request)
         if request.method == "GET" and path == "/api/v1/me":
-            return Answer.of({"name": self.username, "id": "fakeme", "created_utc": 0.0})
+            return Answer.of({"name": self._login(request), "id": "fakeme", "created_utc": 0.0})
         if request.method == "POST" and path == "/api/comment":
             return self._comment(request)
         if request.method == "GET":
@@ -823,7 +912,7 @@ class FakeRedditApi(FakeApiServer):
                 "body_html": f'<div class="md"><p>{text}</p>\n</div>',
                 "parent_id": parent,
                 "link_id": link_id,
-                "author": self.username,
+                "author": self._login(request),
                 "subreddit": subreddit,
                 "created_utc": now,
                 "created": now,

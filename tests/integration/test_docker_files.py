@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from brandcare.config import Settings
+from brandcare.profile_env import PROFILE_SETTINGS, is_profile_name
 from tests.conftest import REPO, unavailable
 
 DOCKER = REPO / "docker"
@@ -30,7 +31,8 @@ COMPOSE = DOCKER / "compose.yaml"
 DOCKERFILE = DOCKER / "Dockerfile"
 ENV_EXAMPLE = DOCKER / ".env.example"
 
-SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|_KEY\b|KEY$")
+#: ``X_API_KEY__ACME``: a credentials profile's key is as secret as the deployment-wide one.
+SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|_KEY(?:\b|__)|KEY$")
 #: ``${NAME}``, ``${NAME:-default}``, ``${NAME:?message}``.
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?]((?:[^{}]|\$\{[^}]*\})*))?\}")
 
@@ -243,13 +245,32 @@ def test_the_env_example_holds_no_secret_values() -> None:
             assert value == "", f"{name} must be empty in the example"
 
 
+def profile_variable_base(name: str) -> str | None:
+    """The setting a credentials profile's variable (``X_API_KEY__ACME``) stands for, if
+    ``name`` is one: a platform setting that takes a profile, and a valid profile name."""
+    base, sep, profile = name.partition("__")
+    if not sep or base not in PROFILE_SETTINGS.values():
+        return None
+    return base if is_profile_name(profile.lower()) and profile == profile.upper() else None
+
+
 def test_every_brandcare_name_in_the_docker_files_is_a_setting() -> None:
     known = setting_env_names()
     text = COMPOSE.read_text() + ENV_EXAMPLE.read_text()
     named = set(re.findall(r"\b(BRANDCARE_[A-Z0-9_]+)", text))
-    named |= {n for n in env_example() if n.startswith(("X_", "REDDIT_"))}
+    named |= set(re.findall(r"\b((?:X|REDDIT)_[A-Z0-9_]+)", text))
+    # A profile's variable is known when what it stands for is a setting that takes one.
+    named = {profile_variable_base(n) or n for n in named}
     unknown = sorted(named - known)
     assert not unknown, f"not settings in brandcare/config.py: {unknown}"
+
+
+def test_the_env_example_shows_one_profile_with_every_variable_a_profile_takes() -> None:
+    profiled = {profile_variable_base(n) for n in env_example()} - {None}
+    assert profiled == set(PROFILE_SETTINGS.values())
+    assert profile_variable_base("X_API_KEYS__ACME") is None  # a typo is not a profile
+    assert profile_variable_base("X_API_KEY___ACME") is None
+    assert profile_variable_base("BRANDCARE_X_API_URL__ACME") is None
 
 
 def test_the_env_example_lists_every_credential_and_every_compose_variable() -> None:

@@ -46,7 +46,7 @@ PRAISE = (
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
-def _no_sources(platform: str):  # type: ignore[no-untyped-def]
+def _no_sources(platform: str, use: object):  # type: ignore[no-untyped-def]
     raise AssertionError(f"nothing polls in this test ({platform})")
 
 

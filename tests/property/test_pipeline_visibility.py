@@ -137,7 +137,7 @@ def test_every_hostile_mention_is_stored_and_reaches_the_inbox_or_is_set_aside_w
     with tempfile.TemporaryDirectory() as tmp:
         slug, brand_id, query_id, texts = _brand_with_replay(sessions, Path(tmp), items)
         source = ReplaySource()
-        stages = Pipeline(sessions, lambda _: source, lambda: PoisonedScorer(scorer))
+        stages = Pipeline(sessions, lambda platform, use: source, lambda: PoisonedScorer(scorer))
         drafting = poisoned_drafting(pipeline_module.draft_reply)
         with mock.patch.object(pipeline_module, "draft_reply", drafting):
             polled = stages.poll(query_id)
@@ -216,7 +216,7 @@ def test_a_broken_scorer_sets_nothing_aside_and_the_mentions_wait_for_the_retry(
     with tempfile.TemporaryDirectory() as tmp:
         _, _, query_id, _ = _brand_with_replay(sessions, Path(tmp), plain)
         source = ReplaySource()
-        stages = Pipeline(sessions, lambda _: source, BrokenScorer)
+        stages = Pipeline(sessions, lambda platform, use: source, BrokenScorer)
         new_ids = stages.poll(query_id).new_ids
     with pytest.raises(ScorerUnavailable, match=r"fails even on 'hello'.*OSError: model file"):
         stages.score(new_ids)

@@ -97,6 +97,9 @@ SECRETS = {
     "REDDIT_PASSWORD": "rpass-Secret-HHHH8888",
     "BRANDCARE_SMTP_PASSWORD": "smtp-Secret-IIII9999",
     "BRANDCARE_METRICS_TOKEN": "metrics-Secret-JJJJ0000",
+    # A brand's own credentials profile (X_API_KEY__ACME...) is as secret.
+    "X_ACCESS_SECRET__ACME": "acmeaccsec-Secret-NNNN1111",
+    "REDDIT_PASSWORD__ACME": "acmepass-Secret-OOOO2222",
 }
 BROKER_PASSWORD = "brokerPw-Secret-KKKK"
 HOOK_TOKEN = "hookToken-Secret-LLLL"
@@ -157,6 +160,8 @@ def test_no_secret_reaches_the_logs(
         except ConnectionError:
             log.exception("broker down")
         log.info("token %s", extra={"token": SECRETS["X_BEARER_TOKEN"]})
+        log.debug("acme's keys: %s", settings.credential_profiles["acme"].model_dump_json())
+        log.info("posting as acme with %s", SECRETS["X_ACCESS_SECRET__ACME"])
 
     text = out.getvalue()
     for expected in ("polled query", "send sent", "health check broker failed", "broker down"):

@@ -39,4 +39,4 @@ def add_brand(sessions, *queries: QuerySpec, slug: str = "skyway") -> int:  # ty
 
 
 def make_pipeline(sessions, source: ScriptedSource, scorer=None) -> Pipeline:  # type: ignore[no-untyped-def]
-    return Pipeline(sessions, lambda platform: source, lambda: scorer or BaselineScorer())
+    return Pipeline(sessions, lambda platform, use: source, lambda: scorer or BaselineScorer())

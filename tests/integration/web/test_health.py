@@ -43,3 +43,18 @@ def test_the_command_checks_schema_and_real_brokers(tmp_path: Path, monkeypatch)
         [broker] = [c for c in health.run(Settings(broker_url=url)) if c.name == "broker"]
         assert broker.ok, broker.detail
         assert "guest:guest" not in broker.detail
+
+
+def test_the_command_prints_no_credentials_profile_secret(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    secrets = {
+        "X_BEARER_TOKEN__ACME": "acme-bearer-Secret-1111",
+        "X_ACCESS_SECRET__ACME": "acme-access-Secret-2222",
+        "REDDIT_PASSWORD__ACME": "acme-password-Secret-3333",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BRANDCARE_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    monkeypatch.setenv("BRANDCARE_LOG_LEVEL", "DEBUG")
+    result = CliRunner().invoke(cli, ["health"])
+    assert "database" in result.output
+    assert [v for v in secrets.values() if v in result.output] == []
