@@ -345,9 +345,7 @@ class DraftRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The remembered reply this draft adapted; None for a template draft.
-    based_on: Mapped[int | None] = mapped_column(
-        ForeignKey("reply_memory.id", ondelete="SET NULL")
-    )
+    based_on: Mapped[int | None] = mapped_column(ForeignKey("reply_memory.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -62,7 +62,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
-    ago=views.ago, safe_url=views.safe_url, compact=views.compact, duration=views.duration,
+    ago=views.ago,
+    safe_url=views.safe_url,
+    compact=views.compact,
+    duration=views.duration,
     day=views.day,
 )
 templates.env.globals.update(
