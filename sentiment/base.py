@@ -105,7 +105,13 @@ class Scores:
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Scores batches of texts. Pure: the same texts give the same scores."""
+    """Scores batches of texts. Pure: the same batch gives the same scores.
+
+    A text's scores may depend on the batch it came in: the transformer scorer's int8
+    path quantizes each layer's input with one scale per batch, so a companion text
+    moved one text's probabilities by up to 0.23 (fp32: no dependence). Callers must not
+    compare a text's scores across batches to the last decimal.
+    """
 
     model_version: str
 
