@@ -156,6 +156,38 @@ def voice_of(brand: BrandRow) -> Voice:
         return Voice(brand=brand.slug)
 
 
+@dataclass(frozen=True, slots=True)
+class SendTarget:
+    """Where and as whom a draft's reply goes: read in a transaction, used outside it."""
+
+    platform: str
+    mention: Mention
+    mention_id: int
+    brand_id: int
+    text: str
+    use: Use
+
+
+def send_target(s: Session, draft: DraftRow) -> SendTarget:
+    """The draft's platform (its query's, else its mention's) and its own brand's account.
+
+    One place, so a requeue's check asks the platform exactly as the send would post.
+    """
+    mention = s.get(MentionRow, draft.mention_id)
+    assert mention is not None
+    query = s.get(QueryRow, mention.query_id) if mention.query_id else None
+    brand = s.get(BrandRow, mention.brand_id)
+    assert brand is not None
+    return SendTarget(
+        platform=query.platform if query else mention.platform,
+        mention=mention_value(mention),
+        mention_id=mention.id,
+        brand_id=mention.brand_id,
+        text=draft.text,
+        use=Use(brand.slug, brand.credentials, Purpose.ACCOUNT),
+    )
+
+
 class Pipeline:
     """The stages, bound to a database, the platform sources and a scorer."""
 
@@ -588,10 +620,23 @@ class Pipeline:
     #: the platform; within it a retry only looks, after it a retry may post again.
     settle_window = dt.timedelta(minutes=3)
 
-    def _record_send(
-        self, draft_id: int, mention_id: int, brand_id: int, platform: str, outcome: SendOutcome
-    ) -> None:
-        """Write how a send ended: posted (and its cost), unsettled, or failed with why."""
+    def record_send(
+        self,
+        draft_id: int,
+        mention_id: int,
+        brand_id: int,
+        platform: str,
+        outcome: SendOutcome,
+        *,
+        from_state: str = "sending",
+        actor: str = SYSTEM,
+    ) -> bool:
+        """Write how a send ended: posted (and its cost), unsettled, or failed with why.
+
+        ``from_state``/``actor``: a requeue that finds a failed draft's reply already
+        posted records it here too (``failed`` -> ``sent`` by the agent), so "sent" is
+        written one way only. True when the draft moved (this caller won the race).
+        """
         with transaction(self.sessions) as s:
             if outcome.status is SendStatus.SENT and outcome.posted is not None:
                 posted = outcome.posted
@@ -603,7 +648,8 @@ class Pipeline:
                     url=posted.url,
                     posted_at=posted.posted_at,
                 )
-                if queries.transition_draft(s, draft_id, ["sending"], "sent", SYSTEM):
+                moved = queries.transition_draft(s, draft_id, [from_state], "sent", actor)
+                if moved:
                     # Remembered once sent: until then an approval can still be edited
                     # back to pending or rejected, and a sent reply is what customers got.
                     reply_memory.remember_sent(s, draft_id)
@@ -616,20 +662,23 @@ class Pipeline:
                         posts=1,
                         est_cost_usd=self.prices.post_cost(platform),
                     )
-            elif outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
+                return moved
+            if outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
                 queries.finish_reply(s, draft_id, state="unknown")
-            elif outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
+                return False
+            if outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
                 queries.finish_reply(s, draft_id, state="unknown")
                 if "deleted" in outcome.reason.lower():
                     queries.mark_deleted(s, mention_id, reason=outcome.reason, at=self.clock())
-                queries.transition_draft(
+                return queries.transition_draft(
                     s,
                     draft_id,
-                    ["sending"],
+                    [from_state],
                     "failed",
-                    SYSTEM,
+                    actor,
                     failure_reason=outcome.reason or outcome.status.value,
                 )
+        return False
 
     def _send_as(
         self,
@@ -666,14 +715,9 @@ class Pipeline:
             draft = s.get(DraftRow, draft_id)
             if draft is None:
                 return None
-            mention = s.get(MentionRow, draft.mention_id)
-            assert mention is not None
-            query = s.get(QueryRow, mention.query_id) if mention.query_id else None
-            platform = query.platform if query else mention.platform
             if draft.state == "approved":
                 if not queries.transition_draft(s, draft_id, ["approved"], "sending", SYSTEM):
                     return None
-                queries.start_reply(s, draft_id, platform)
                 attempted = recent = False
             elif draft.state == "sending":
                 recent = draft.updated_at > self.clock() - self.settle_window
@@ -682,13 +726,15 @@ class Pipeline:
                 attempted = True
             else:
                 return None
-            value, text, brand_id = mention_value(mention), draft.text, mention.brand_id
-            mention_id = mention.id
-            brand = s.get(BrandRow, brand_id)
-            assert brand is not None
-            use = Use(brand.slug, brand.credentials, Purpose.ACCOUNT)
+            # Read after the compare-and-set: the words are those of the state that won.
+            target = send_target(s, draft)
+            platform = target.platform
+            if not attempted:
+                queries.start_reply(s, draft_id, platform)
+        value, text, brand_id = target.mention, target.text, target.brand_id
+        mention_id, use = target.mention_id, target.use
         outcome = self._send_as(platform, use, value, text, draft_id, attempted, recent)
-        self._record_send(draft_id, mention_id, brand_id, platform, outcome)
+        self.record_send(draft_id, mention_id, brand_id, platform, outcome)
         metrics.sent(platform, outcome)
         log.log(
             logging.INFO if outcome.status is SendStatus.SENT else logging.WARNING,

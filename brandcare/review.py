@@ -15,6 +15,7 @@ app's dispatcher for the browser), so an HTTP request never waits on a platform.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,7 +68,7 @@ def _checked(
 
 
 def _commit(
-    s: Session, draft_id: int, from_state: str, to_state: str, actor: str, **fields: object
+    s: Session, draft_id: int, from_state: str, to_state: str, actor: str, **fields: Any
 ) -> None:
     """The compare-and-set itself; losing it means someone else acted first."""
     if not queries.transition_draft(s, draft_id, [from_state], to_state, actor, **fields):

@@ -15,13 +15,16 @@ it can only end as ``sent`` or ``failed``: nothing here can make a reply go out 
     sending  --confirm_sent--> sent
     sending  --fail-->         failed      (the platform's reason kept)
     failed   --requeue-->      approved    (only when nothing was posted)
+    failed   --confirm_sent--> sent        (find_reply found it there after all)
 
 - ``edit`` keeps a pending draft pending, and sends an approved one back to pending:
   an approval covers the words that were approved, not later ones.
 - ``failed`` is terminal, except that an agent may ``requeue`` it back to ``approved``
   when ``find_reply`` confirmed nothing was posted (a permanent refusal, such as a
   deleted post or a locked thread, never posts). Requeueing without that evidence is
-  refused: it is the one way a reply could go out twice.
+  refused: it is the one way a reply could go out twice. When ``find_reply`` finds the
+  reply there after all (an agent posted it by hand, or the refusal came after the
+  post), ``confirm_sent`` records it instead of sending again.
 - ``sending`` is left only by ``confirm_sent`` or ``fail``. A send interrupted by a
   crash, a timeout or a rate limit stays in ``sending``; the next attempt asks the
   platform first (``sender.send_once(..., already_attempted=True)``).
@@ -76,6 +79,7 @@ TRANSITIONS: dict[tuple[DraftState, DraftAction], DraftState] = {
     (_S.SENDING, _A.CONFIRM_SENT): _S.SENT,
     (_S.SENDING, _A.FAIL): _S.FAILED,
     (_S.FAILED, _A.REQUEUE): _S.APPROVED,
+    (_S.FAILED, _A.CONFIRM_SENT): _S.SENT,
 }
 
 #: Actions that must say why: the reason is what the next agent reads.

@@ -212,3 +212,17 @@ def check_sent(
         SendStatus.UNKNOWN,
         reason="a recent attempt may still appear on the platform; checking again later",
     )
+
+
+def find_existing(
+    source: Source, mention: Mention, text: str, *, draft_id: int | str | None = None
+) -> SendOutcome | None:
+    """Before a failed draft is sent again: SENT when the reply is there, None when the
+    platform confirms it is not (the evidence ``requeue`` needs), else an outcome whose
+    reason says why the platform could not be asked. Never posts.
+
+    The same check a retry makes (``send_once(..., already_attempted=True)``), so a
+    requeue and a retry agree on what "already posted" means.
+    """
+    where = (source.platform, mention.external_id, draft_id)
+    return _find(source, mention, text, where, after="the failed attempt")

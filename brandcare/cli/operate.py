@@ -265,6 +265,24 @@ def reject(
 
 
 @app.command()
+def requeue(
+    draft_id: Annotated[int, typer.Argument(help="a failed draft's id")],
+    by: Annotated[str, typer.Option(help="who sends it again (audit log)")] = "",
+) -> None:
+    """Send a failed draft again after fixing its cause; asks the platform first, so a
+    reply already there is recorded as sent and never posted twice."""
+    from brandcare.requeue import requeue_draft
+    from brandcare.review import ReviewError
+
+    settings = load_settings()
+    try:
+        outcome = requeue_draft(settings, draft_id, actor=by or whoami())
+    except ReviewError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(outcome)
+
+
+@app.command()
 def unskip(
     draft_id: Annotated[int, typer.Argument(help="a skipped draft's id")],
     reason: Annotated[str, typer.Option(help="why it is not trolling (audit log)")],

@@ -767,12 +767,17 @@ def transition_draft(
     from_states: Collection[str],
     to_state: str,
     actor: str,
+    *,
+    version: int | None = None,
     **fields: Any,
 ) -> bool:
     """Move a draft to ``to_state`` if it is in one of ``from_states``; True if it moved.
 
     One conditional UPDATE (compare-and-set): of two workers or two clicks racing from
     the same state exactly one wins, and the loser gets False instead of a double send.
+    ``version``, when given, must match too: a decision made on what the draft was
+    then (a requeue's check of the platform) must not land if the draft moved since,
+    even if it came back to the same state.
     ``fields`` (see ``TRANSITION_FIELDS``) are set in the same statement; the winner
     appends a ``draft.<to_state>`` event. Which transitions are legal is the business
     of ``responders.approval``.
@@ -784,9 +789,12 @@ def transition_draft(
         raise TypeError(
             f"transition_draft cannot set {sorted(unknown)}; allowed: {sorted(TRANSITION_FIELDS)}"
         )
+    where = [_draft_t.c.id == draft_id, _draft_t.c.state.in_(list(from_states))]
+    if version is not None:
+        where.append(_draft_t.c.version == version)
     stmt = (
         update(_draft_t)
-        .where(_draft_t.c.id == draft_id, _draft_t.c.state.in_(list(from_states)))
+        .where(*where)
         .values(
             state=to_state,
             updated_at=utcnow(),

@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     )
     app.state.settings = settings
     app.state.sessions = pipeline.sessions
+    app.state.pipeline = pipeline  # a requeue asks the platform through its sources
     app.state.send = send or background_sender(settings)
     app.state.login_throttle = LoginThrottle()
     app.add_middleware(SecurityHeaders)

@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from brandcare import feedback, review, users
+from brandcare import feedback, requeue, review, users
 from brandcare.config import Settings
 from brandcare.store import inbox
 from brandcare.store import memory as reply_memory
@@ -82,6 +82,8 @@ NOTICES = {
     "first_approval": "First approval recorded: a second agent must approve this draft.",
     "rejected": "Rejected: nothing will be sent.",
     "unskipped": "Back in the queue as a pending draft.",
+    "requeued": "Not on the platform yet: approved again, the reply is on its way.",
+    "found_sent": "The reply was already on the platform: recorded as sent, nothing posted again.",
     "saved": "Draft saved.",
     "corrected": "Label corrected: thank you, this trains the next model.",
     "released": "Released: another agent can take it.",
@@ -412,6 +414,21 @@ def unskip(
     request: Request, draft_id: int, ws: Reviewer, reason: Annotated[str, Form()] = ""
 ) -> Response:
     return _act(request, ws, draft_id, "unskipped", review.unskip, reason=reason)
+
+
+@router.post("/drafts/{draft_id}/requeue")
+def requeue_failed(request: Request, draft_id: int, ws: Reviewer) -> Response:
+    """Send a failed draft again. Asks the platform first (a short, bounded request:
+    the answer decides between sending and recording it as sent), then commits in its
+    own transaction like the other actions; the send itself goes to the dispatcher."""
+    try:
+        result = requeue.requeue(request.app.state.pipeline, draft_id, actor=ws.user.username)
+    except review.ReviewError as exc:
+        return _refused(request, ws, draft_id, exc)
+    if result.requeued:
+        request.app.state.send(draft_id)
+        return RedirectResponse(f"/drafts/{draft_id}?done=requeued", status_code=303)
+    return RedirectResponse(f"/drafts/{draft_id}?done=found_sent", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/release")

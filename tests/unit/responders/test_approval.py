@@ -33,6 +33,7 @@ S, A = DraftState, DraftAction
         (S.APPROVED, A.START_SEND, S.SENDING),
         (S.SENDING, A.CONFIRM_SENT, S.SENT),
         (S.SENDING, A.FAIL, S.FAILED),
+        (S.FAILED, A.CONFIRM_SENT, S.SENT),
     ],
 )
 def test_the_documented_moves_are_allowed(state: DraftState, action: DraftAction, to: DraftState):

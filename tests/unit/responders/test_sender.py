@@ -14,7 +14,7 @@ from listener.errors import (
     TransientSourceError,
 )
 from responders.approval import DraftAction, DraftState, allowed
-from responders.sender import SendOutcome, SendStatus, check_sent, send_once
+from responders.sender import SendOutcome, SendStatus, check_sent, find_existing, send_once
 from tests.unit.responders.builders import WHEN, make_mention
 
 TEXT = "Hi @kim_t, we're sorry your flight was cancelled. ^MK"
@@ -194,6 +194,25 @@ def test_checking_a_recent_attempt_never_posts() -> None:
     assert found.status is SendStatus.SENT
     assert found.found_existing
     assert source.post_calls == 0
+
+
+def test_before_a_requeue_the_check_tells_posted_absent_and_cannot_tell_apart() -> None:
+    source = FakeSource(finds=["ok", "down", "rate", "ok"])
+    assert find_existing(source, make_mention(), TEXT) is None  # confirmed absent
+    down = find_existing(source, make_mention(), TEXT)
+    assert down is not None
+    assert down.status is SendStatus.UNKNOWN
+    assert "search timed out" in down.reason
+    rate = find_existing(source, make_mention(), TEXT)
+    assert rate is not None
+    assert rate.status is SendStatus.RETRY_AFTER
+    source._accept(make_mention(), TEXT)
+    found = find_existing(source, make_mention(), TEXT)
+    assert found is not None
+    assert found.status is SendStatus.SENT
+    assert found.posted == source.replies[0][2]
+    assert found.found_existing
+    assert (source.post_calls, found.post_attempts) == (0, 0)
 
 
 # A platform misbehaving at random, driven through the draft state machine the way the
