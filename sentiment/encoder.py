@@ -171,12 +171,40 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return pooled
 
 
-def pad_batch(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token id rows padded to the longest, with the attention mask: dynamic padding."""
+def pad_batch(
+    rows: Sequence[Sequence[int]], pad_id: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows padded to the longest, with the attention mask: dynamic padding.
+
+    ``pad_id`` is the tokenizer's padding token (0 for BERT; RoBERTa's is 1, and it
+    derives position ids from where the padding is).
+    """
     width = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros(len(rows), width, dtype=torch.long)
     for i, row in enumerate(rows):
         ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, : len(row)] = 1
     return ids, mask
+
+
+def length_batches(
+    ids: Sequence[Sequence[int]], batch_size: int, token_budget: int
+) -> list[list[int]]:
+    """Indices of ``ids`` sorted by length and cut into batches within both budgets.
+
+    Sorting keeps padding small; the token budget (padded tokens per forward pass) sends
+    long posts in smaller batches, so a 600-character Reddit post does not pad 63
+    tweets to its length.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
+        width = len(ids[i])  # ascending length: the newest item is the widest
+        if current and (len(current) >= batch_size or (len(current) + 1) * width > token_budget):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches

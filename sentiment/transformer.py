@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
-from sentiment.encoder import load_tokenizer, pad_batch
+from sentiment.encoder import length_batches, load_tokenizer, pad_batch
 from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork, care_features
 from sentiment.signals import find_insult, find_problem, find_signals, signal_features
 
@@ -151,11 +151,10 @@ class TransformerScorer:
         ids: list[list[int]] = self.tokenizer(
             list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
         )["input_ids"]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         pooled = torch.empty(len(ids), 384)
         probs = torch.empty(len(ids), sum(len(v) for v in TASK_LABELS.values()))
         with torch.inference_mode():
-            for chunk in self._batches(order, ids):
+            for chunk in length_batches(ids, self.batch_size, self.token_budget):
                 input_ids, mask = pad_batch([ids[i] for i in chunk])
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 batch_pooled = self.network.embed(input_ids, mask)
@@ -179,25 +178,8 @@ class TransformerScorer:
         out[[i for i, text in enumerate(texts) if not text.strip()]] = 0.0
         return out
 
-    #: Padded tokens per forward pass at most: long posts go in smaller batches, so a
-    #: 600-character Reddit post does not pad 63 tweets to its length.
+    #: Padded tokens per forward pass at most (``encoder.length_batches``).
     token_budget = 1024
-
-    def _batches(self, order: Sequence[int], ids: Sequence[Sequence[int]]) -> list[list[int]]:
-        """Length-sorted indices cut into batches within the size and token budgets."""
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for i in order:  # ascending length: the newest item is the widest
-            width = len(ids[i])
-            if current and (
-                len(current) >= self.batch_size or (len(current) + 1) * width > self.token_budget
-            ):
-                batches.append(current)
-                current = []
-            current.append(i)
-        if current:
-            batches.append(current)
-        return batches
 
     def care_probs(self, texts: Sequence[str], encoded: Encoded) -> dict[str, torch.Tensor]:
         """Probabilities of the care heads (needs reply, troll, urgency, issue)."""
