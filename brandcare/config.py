@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     )
     score_batch_size: int = Field(default=64, ge=1, le=1024)
     score_threads: int | None = Field(default=None, ge=1)
+    #: A local Hugging Face sequence-classification folder whose answers are the reported
+    #: sentiment (the care heads keep the built-in one); unset: the built-in head.
+    sentiment_model: Path | None = Field(
+        default=None, description="folder of a sentiment checkpoint (default: the built-in head)"
+    )
     log_format: str = Field(default="text", pattern="^(text|json)$")
     log_level: str = "INFO"
 

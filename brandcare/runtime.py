@@ -35,6 +35,7 @@ def default_scorer(settings: Settings) -> Scorer:
         quantize=settings.score_quantize,
         batch_size=settings.score_batch_size,
         threads=settings.score_threads,
+        sentiment_model=settings.sentiment_model,
     )
 
 

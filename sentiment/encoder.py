@@ -171,9 +171,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return pooled
 
 
-def pad_batch(
-    rows: Sequence[Sequence[int]], pad_id: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Token id rows padded to the longest, with the attention mask: dynamic padding.
 
     ``pad_id`` is the tokenizer's padding token (0 for BERT; RoBERTa's is 1, and it

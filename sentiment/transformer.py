@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
 from sentiment.encoder import length_batches, load_tokenizer, pad_batch
+from sentiment.external import ExternalSentiment
 from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork, care_features
 from sentiment.signals import find_insult, find_problem, find_signals, signal_features
 
@@ -90,7 +91,16 @@ def encoder_digest(network: TaskNetwork) -> str:
 
 
 class TransformerScorer:
-    """Scores mentions with the fine-tuned all-MiniLM-L6-v2 and its care heads."""
+    """Scores mentions with the fine-tuned all-MiniLM-L6-v2 and its care heads.
+
+    With ``sentiment_model`` (a local Hugging Face sequence-classification folder) that
+    model's probabilities are the reported sentiment: ``Scores.sentiment`` and
+    ``Scores.probs``, and what reads them (the "negative" urgency reason, the sarcasm
+    rule, the policy's reach bonus, spike alerts). The care heads keep the built-in
+    sentiment head's probabilities as features: they were fitted on them, and another
+    model's would be inputs they never saw. ``model_version`` then ends in
+    ``+sent-<digest>`` so stored scores name the model that produced them.
+    """
 
     def __init__(
         self,
@@ -100,6 +110,7 @@ class TransformerScorer:
         batch_size: int = 64,
         threads: int | None = None,
         device: str | None = None,
+        sentiment_model: Path | None = None,
     ) -> None:
         self.model_dir = model_dir or artifacts.default_model_dir()
         config, network, care = artifacts.load(self.model_dir)
@@ -118,6 +129,18 @@ class TransformerScorer:
         self.max_length = config.max_length
         suffix = "-int8" if self.quantized else ""
         self.model_version = f"{config.version}{suffix}"
+        self.external_sentiment: ExternalSentiment | None = None
+        if sentiment_model is not None:
+            self.external_sentiment = ExternalSentiment(
+                sentiment_model, device=self.device, quantize=self.quantized, batch_size=batch_size
+            )
+            self.model_version += sentiment_version_tag(self.external_sentiment.digest)
+            log.info(
+                "sentiment from %s (SHA-256 %s), scores as %s",
+                sentiment_model,
+                self.external_sentiment.digest,
+                self.model_version,
+            )
         self._urgency_knots = config.extra.get("urgency_knots", [0.0, 1 / 3, 2 / 3, 1.0])
 
     @classmethod
@@ -137,6 +160,7 @@ class TransformerScorer:
         scorer.batch_size = 64
         scorer.max_length = config.max_length
         scorer.model_version = config.version
+        scorer.external_sentiment = None
         scorer._urgency_knots = config.extra.get("urgency_knots", [0.0, 1 / 3, 2 / 3, 1.0])
         return scorer
 
@@ -204,11 +228,24 @@ class TransformerScorer:
         model_texts = [c[0] for c in cleaned]
         encoded = self.encode(model_texts)
         care = self.care_probs(model_texts, encoded)
+        reported = (
+            encoded.task_probs[:, :3]
+            if self.external_sentiment is None
+            else self.external_sentiment.probs(model_texts)
+        )
         offensive_at = _task_offset("offensive") + 1
         irony_at = _task_offset("irony") + 1
         results = []
         for i, (text, truncated) in enumerate(cleaned):
-            sentiment_probs = encoded.task_probs[i, :3].tolist()
+            sentiment_probs = reported[i].tolist()
+            if not text and self.external_sentiment is not None:
+                # Nothing was said: neutral, whatever a checkpoint makes of bare
+                # [CLS] [SEP] (the built-in head's own answer there is neutral).
+                sentiment_probs = [0.0, 1.0, 0.0]
+            # The sarcasm rule applies to an external model too: it fires only when the
+            # reported sentiment is positive, so a model that reads sarcasm itself is
+            # never overruled, and one that reads "great, another cancelled flight" as
+            # praise is corrected by our irony head and problem words.
             sarcasm = _sarcasm(text, sentiment_probs, float(encoded.task_probs[i, irony_at]))
             if sarcasm:
                 # Read as praise by the sentiment head, but ironic and about a problem:
@@ -266,6 +303,19 @@ class TransformerScorer:
             model_version=self.model_version,
             truncated=truncated,
         )
+
+
+#: Stores keep a model version in 64 characters; the tag takes 16 of them.
+SENTIMENT_TAG_CHARS = 10
+
+
+def sentiment_version_tag(digest: str) -> str:
+    """The version suffix naming an external sentiment model by its files' digest.
+
+    A digest rather than the folder's name: the same checkpoint in two folders scores
+    the same, so it must not look like a new model and trigger a rescore.
+    """
+    return f"+sent-{digest[:SENTIMENT_TAG_CHARS]}"
 
 
 #: Irony probability above which praise words around a problem are read as sarcasm.

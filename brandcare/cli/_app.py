@@ -40,6 +40,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def load_scorer(settings: Settings, quantize: bool | None = None):  # type: ignore[no-untyped-def]
     from sentiment.artifacts import ArtifactError
+    from sentiment.external import ExternalSentimentError
     from sentiment.transformer import TransformerScorer
 
     try:
@@ -48,8 +49,9 @@ def load_scorer(settings: Settings, quantize: bool | None = None):  # type: igno
             quantize=settings.score_quantize if quantize is None else quantize,
             batch_size=settings.score_batch_size,
             threads=settings.score_threads,
+            sentiment_model=settings.sentiment_model,
         )
-    except ArtifactError as exc:
+    except (ArtifactError, ExternalSentimentError) as exc:
         raise fail(str(exc)) from exc
 
 
