@@ -14,20 +14,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from brandcare import runtime
 from brandcare.config import Settings
 from brandcare.credentials import MissingCredentialsError
 from brandcare.pipeline import Pipeline, mention_value
 from brandcare.requeue import RequeueRefused, requeue, requeue_draft
 from brandcare.review import ReviewError, approve_draft
-from brandcare.setup import QuerySpec
 from brandcare.store import transaction
-from brandcare.store.models import DraftRow, EventRow, MentionRow, QueryRow, ReplyRow
+from brandcare.store.models import DraftRow, EventRow, MentionRow, ReplyRow
 from listener.base import Mention, PostedReply
 from listener.errors import PermanentSourceError, TransientSourceError
 from listener.fake import ScriptedSource, make_mention
-from sentiment.baseline import BaselineScorer
-from tests.integration.pipeline.conftest import add_brand
+from tests.integration.pipeline.conftest import drafted_pipeline
 
 REFUSED = {1: PermanentSourceError("403", reason="replies are limited in this thread")}
 
@@ -73,12 +70,7 @@ class Failed:
 def _failed(database: str, source: ScriptedSource) -> Failed:
     """A draft approved by ana whose one send attempt the platform refused."""
     settings = Settings(database_url=database)
-    pipeline = runtime.configure(settings, scorer=BaselineScorer(), sources={"scripted": source})
-    add_brand(pipeline.sessions, QuerySpec(platform="scripted", kind="search", terms="x"))
-    with transaction(pipeline.sessions) as s:
-        qid = s.scalars(select(QueryRow.id)).one()
-    for mention_id in pipeline.score(pipeline.poll(qid).new_ids):
-        pipeline.draft(mention_id)
+    pipeline = drafted_pipeline(database, source)
     with transaction(pipeline.sessions) as s:
         (draft_id,) = s.scalars(select(DraftRow.id).where(DraftRow.state == "pending")).all()
     said = approve_draft(settings, draft_id, text=None, actor="ana")

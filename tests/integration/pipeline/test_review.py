@@ -5,15 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from brandcare import runtime
 from brandcare.config import Settings
 from brandcare.review import ReviewError, approve_draft, reject_draft, unskip_draft
-from brandcare.setup import QuerySpec
 from brandcare.store import transaction
-from brandcare.store.models import DraftRow, EventRow, QueryRow
+from brandcare.store.models import DraftRow, EventRow
 from listener.fake import ScriptedSource, make_mention
-from sentiment.baseline import BaselineScorer
-from tests.integration.pipeline.conftest import add_brand
+from tests.integration.pipeline.conftest import drafted_pipeline
 
 
 @pytest.fixture
@@ -24,14 +21,7 @@ def drafted(database):  # type: ignore[no-untyped-def]
             make_mention("2", "@SkywayAir you are a clown"),
         ]
     )
-    pipeline = runtime.configure(
-        Settings(database_url=database), scorer=BaselineScorer(), sources={"scripted": source}
-    )
-    add_brand(pipeline.sessions, QuerySpec(platform="scripted", kind="search", terms="x"))
-    with transaction(pipeline.sessions) as s:
-        qid = s.scalars(select(QueryRow.id)).one()
-    for mention_id in pipeline.score(pipeline.poll(qid).new_ids):
-        pipeline.draft(mention_id)
+    pipeline = drafted_pipeline(database, source)
     with transaction(pipeline.sessions) as s:
         drafts = {d.state: d.id for d in s.scalars(select(DraftRow))}
     return Settings(database_url=database), source, drafts, pipeline
