@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from brandcare import feedback, review, users
+from brandcare import feedback, requeue, review, users
 from brandcare.store import inbox
 from brandcare.store.models import BrandRow
 from brandcare.web import views
@@ -284,6 +284,19 @@ def reject(request: Request, draft_id: int, body: ReasonIn, user: ApiReviewer) -
 @router.post("/drafts/{draft_id}/unskip")
 def unskip(request: Request, draft_id: int, body: ReasonIn, user: ApiReviewer) -> ResultOut:
     return _act(request, draft_id, user, "pending again", review.unskip, reason=body.reason)
+
+
+@router.post("/drafts/{draft_id}/requeue")
+def requeue_failed(request: Request, draft_id: int, user: ApiReviewer) -> ResultOut:
+    """Send a failed draft again once its cause is fixed: the platform is asked first,
+    so a reply already there is recorded as sent instead of posted twice."""
+    try:
+        result = requeue.requeue(request.app.state.pipeline, draft_id, actor=user.username)
+    except review.ReviewError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    if result.requeued:
+        request.app.state.send(draft_id)
+    return _result(request, draft_id, result.message)
 
 
 @router.post("/mentions/{mention_id}/corrections", status_code=201)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from brandcare import users
 from brandcare.pipeline import send_target
 from brandcare.store import queries, transaction
 from brandcare.store.models import DraftRow
@@ -90,3 +91,22 @@ def test_send_again_records_a_reply_already_there_as_sent(site: Site) -> None:
     assert posted.url in r.text  # the reply link on the page
     assert site.sent == []
     assert site.draft_state(draft) == "sent"
+
+
+def test_the_json_api_sends_a_failed_draft_again_once(site: Site) -> None:
+    draft = _fail(site)
+    with transaction(site.pipeline.sessions) as s:
+        agent = users.issue_token(s, "ana")
+        marketing = users.issue_token(s, "mia")
+    c = site.client()
+    url = f"/api/v1/drafts/{draft}/requeue"
+    refused = c.post(url, headers={"Authorization": f"Bearer {marketing}"})
+    assert refused.status_code == 403
+    assert site.draft_state(draft) == "failed"
+    first = c.post(url, headers={"Authorization": f"Bearer {agent}"})
+    again = c.post(url, headers={"Authorization": f"Bearer {agent}"})
+    assert first.status_code == 200
+    assert first.json()["state"] == "approved"
+    assert again.status_code == 409
+    assert "is approved, not failed" in again.json()["detail"]
+    assert site.sent == [draft]
