@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     web_secure_cookies: bool = True
     #: An agent who opens a draft holds it this long, so two agents never answer one mention.
     claim_minutes: float = Field(default=10, gt=0)
+    #: ``brandcare health --pipeline`` fails when a mention or an approved reply has
+    #: waited this long for a worker.
+    stall_minutes: float = Field(default=15, gt=0)
 
     # Insights: spike alerts and digests.
     #: The inbox's address as people reach it: links in alerts and digests point here.

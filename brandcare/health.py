@@ -1,4 +1,5 @@
-"""Is this installation able to work: the database, its schema, the broker, the model.
+"""Is this installation able to work: the database, its schema, the broker, the model;
+and, when asked (``--pipeline``), is the work actually moving.
 
 Shared by ``brandcare health`` (exit code 1 when something is wrong) and the web app's
 ``/healthz`` (HTTP 503), which load balancers and compose health checks call. Answers
@@ -7,6 +8,7 @@ name what failed and why, never a URL with its password.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlalchemy import text
 
 from brandcare.config import Settings
 from brandcare.queue import redact
-from brandcare.store import make_engine, migrate
+from brandcare.store import backlog, make_engine, migrate, session_factory
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,55 @@ def _model(settings: Settings) -> tuple[bool, str]:
     return True, f"{folder} ({len(files)} files)"
 
 
-def run(settings: Settings) -> list[Check]:
-    return [
+#: Stages a worker (not a person) must move, as the check names them.
+_WORKER_STAGES = {
+    "score": "to score",
+    "draft": "to draft",
+    "send": "approved, to send",
+    "sending": "in a send not yet settled",
+}
+
+
+def pipeline(settings: Settings, now: dt.datetime | None = None) -> tuple[bool, str]:
+    """Whether workers consume: the oldest mention or reply waiting for one, by stage.
+
+    The other checks say a worker could run; a worker that is up but consumes nothing
+    (started with the wrong ``--queues``, stuck on one batch, its broker consumer gone)
+    passes them all while mentions pile up. Here that shows as work older than
+    ``BRANDCARE_STALL_MINUTES``. Drafts waiting for an agent do not count: people are
+    allowed to be slow.
+    """
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as s:
+            state = backlog.read(s, count_all_drafts=False)
+    finally:
+        engine.dispose()
+    now = now or dt.datetime.now(dt.UTC)
+    stalled: list[str] = []
+    moving: list[str] = []
+    for stage, words in _WORKER_STAGES.items():
+        waiting = state.stages[stage]
+        if not waiting.depth:
+            continue
+        minutes = (now - waiting.oldest).total_seconds() / 60 if waiting.oldest else 0.0
+        line = f"{waiting.depth:,} {words}, the oldest for {minutes:.0f} min"
+        (stalled if minutes > settings.stall_minutes else moving).append(line)
+    if stalled:
+        return False, (
+            f"work is not moving: {'; '.join(stalled)} (over {settings.stall_minutes:g} min): "
+            "is a worker consuming those queues?"
+        )
+    return True, "; ".join(moving) or "nothing waits for a worker"
+
+
+def run(settings: Settings, *, work: bool = False) -> list[Check]:
+    """Every check; ``work`` adds whether workers consume (``pipeline``)."""
+    checks = [
         _timed("database", lambda: _database(settings)),
         _timed("broker", lambda: _broker(settings)),
         _timed("model", lambda: _model(settings)),
     ]
+    if work:
+        checks.append(_timed("pipeline", lambda: pipeline(settings)))
+    return checks

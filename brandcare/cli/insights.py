@@ -13,11 +13,19 @@ from brandcare.cli._app import alerts_app, app, fail, feedback_app, load_setting
 
 
 @app.command()
-def health() -> None:
+def health(
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            "--pipeline",
+            help="also fail when work has waited for a worker longer than BRANDCARE_STALL_MINUTES",
+        ),
+    ] = False,
+) -> None:
     """Check the database (and its schema), the broker and the model; exit 1 if not ok."""
     from brandcare import health as checks
 
-    results = checks.run(load_settings())
+    results = checks.run(load_settings(), work=pipeline)
     for c in results:
         typer.echo(f"{'ok ' if c.ok else 'BAD'} {c.name:<9} {c.ms:>7.1f} ms  {c.detail}")
     if not all(c.ok for c in results):

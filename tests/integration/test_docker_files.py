@@ -121,7 +121,9 @@ def test_the_brandcare_image_checks_itself_with_brandcare_health() -> None:
     for name, s in app_services().items():
         if name in ("migrate", "web"):
             continue
-        assert s["healthcheck"]["test"] == ["CMD", "brandcare", "health"], name
+        # The scheduler also says whether workers consume (work waiting too long).
+        extra = ["--pipeline"] if name == "scheduler" else []
+        assert s["healthcheck"]["test"] == ["CMD", "brandcare", "health", *extra], name
     web = " ".join(services()["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/healthz" in web  # the HTTP server itself, not only its deps
 
