@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -230,6 +231,16 @@ def queue_(
             typer.echo(line)
 
 
+def _review(action: Callable[..., object], draft_id: int, by: str, **words: object) -> object:
+    """Run one review action as ``by`` (default: this user); a refusal exits with its reason."""
+    from brandcare.review import ReviewError
+
+    try:
+        return action(load_settings(), draft_id, actor=by or whoami(), **words)
+    except ReviewError as exc:
+        raise fail(str(exc)) from exc
+
+
 @app.command()
 def approve(
     draft_id: Annotated[int, typer.Argument(help="draft id (see `brandcare queue`)")],
@@ -237,14 +248,9 @@ def approve(
     by: Annotated[str, typer.Option(help="who approves")] = "",
 ) -> None:
     """Approve a pending draft (optionally edited) and send it, exactly once."""
-    from brandcare.review import ReviewError, approve_draft
+    from brandcare.review import approve_draft
 
-    settings = load_settings()
-    try:
-        outcome = approve_draft(settings, draft_id, text=text, actor=by or whoami())
-    except ReviewError as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(outcome)
+    typer.echo(_review(approve_draft, draft_id, by, text=text))
 
 
 @app.command()
@@ -254,13 +260,9 @@ def reject(
     by: Annotated[str, typer.Option(help="who rejects")] = "",
 ) -> None:
     """Reject a pending draft; nothing is sent."""
-    from brandcare.review import ReviewError, reject_draft
+    from brandcare.review import reject_draft
 
-    settings = load_settings()
-    try:
-        reject_draft(settings, draft_id, reason=reason, actor=by or whoami())
-    except ReviewError as exc:
-        raise fail(str(exc)) from exc
+    _review(reject_draft, draft_id, by, reason=reason)
     typer.echo(f"draft {draft_id} rejected")
 
 
@@ -272,14 +274,8 @@ def requeue(
     """Send a failed draft again after fixing its cause; asks the platform first, so a
     reply already there is recorded as sent and never posted twice."""
     from brandcare.requeue import requeue_draft
-    from brandcare.review import ReviewError
 
-    settings = load_settings()
-    try:
-        outcome = requeue_draft(settings, draft_id, actor=by or whoami())
-    except ReviewError as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(outcome)
+    typer.echo(_review(requeue_draft, draft_id, by))
 
 
 @app.command()
@@ -289,11 +285,7 @@ def unskip(
     by: Annotated[str, typer.Option(help="who un-skips")] = "",
 ) -> None:
     """Put a mention the model judged trolling back in the queue of pending drafts."""
-    from brandcare.review import ReviewError, unskip_draft
+    from brandcare.review import unskip_draft
 
-    settings = load_settings()
-    try:
-        unskip_draft(settings, draft_id, reason=reason, actor=by or whoami())
-    except ReviewError as exc:
-        raise fail(str(exc)) from exc
+    _review(unskip_draft, draft_id, by, reason=reason)
     typer.echo(f"draft {draft_id} is pending again")

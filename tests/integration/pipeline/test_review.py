@@ -69,3 +69,27 @@ def test_a_skipped_troll_can_be_put_back_and_then_approved(drafted):
     unskip_draft(settings, drafts["skipped"], reason="a real customer, angry", actor="ana")
     approve_draft(settings, drafts["skipped"], text="We hear you. DM us?", actor="ana")
     assert source.post_calls == 1
+
+
+def test_the_commands_say_what_happened_and_exit_1_with_the_refusal(drafted, monkeypatch):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from brandcare.cli import app as cli
+
+    settings, source, drafts, _ = drafted
+    monkeypatch.setenv("BRANDCARE_DATABASE_URL", settings.database_url)
+    run = CliRunner().invoke
+    approved = run(cli, ["approve", str(drafts["pending"]), "--by", "ana"])
+    assert approved.exit_code == 0, approved.output
+    assert "send sent" in approved.output
+    assert source.post_calls == 1
+    unskipped = run(cli, ["unskip", str(drafts["skipped"]), "--reason", "a real customer"])
+    assert unskipped.exit_code == 0, unskipped.output
+    assert f"draft {drafts['skipped']} is pending again" in unskipped.output
+    rejected = run(cli, ["reject", str(drafts["skipped"]), "--reason", "answered by phone"])
+    assert rejected.exit_code == 0, rejected.output
+    assert f"draft {drafts['skipped']} rejected" in rejected.output
+    again = run(cli, ["reject", str(drafts["skipped"]), "--reason", "twice"])
+    assert again.exit_code == 1
+    assert "rejected" in again.output
+    assert source.post_calls == 1
