@@ -41,6 +41,7 @@ from responders.sender import SendOutcome, SendStatus, check_sent, send_once
 from responders.voice import Voice, VoiceError
 from sentiment.base import Embedder, Scorer, Scores, Sentiment, SentimentProbs
 from sentiment.signals import find_signals
+from sentiment.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ def scores_from_row(row: ScoreRow, text: str) -> tuple[Scores, Decision]:
         issue_prob=row.issue_prob or 0.0,
         urgency_reasons=tuple(r for r in row.reasons if r not in troll_reasons),
         troll_reasons=troll_reasons,
-        signals=find_signals(text),
+        # The signals the scorer found: it read the cleaned text, so the stage does too.
+        signals=find_signals(clean_text(text)[0]),
         model_version=row.model_version,
     )
     if row.troll:

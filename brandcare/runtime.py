@@ -27,15 +27,20 @@ _state: dict[str, object] = {}
 
 
 def default_scorer(settings: Settings) -> Scorer:
-    """The transformer scorer with the settings' model folder and speed knobs."""
+    """The transformer scorer with the settings' model folder and speed knobs, loaded
+    and run on the process's torch thread (``sentiment.torch_thread``: actors arrive on
+    several worker threads)."""
+    from sentiment.torch_thread import TorchThreadScorer
     from sentiment.transformer import TransformerScorer
 
-    return TransformerScorer(
-        settings.model_dir,
-        quantize=settings.score_quantize,
-        batch_size=settings.score_batch_size,
-        threads=settings.score_threads,
-        sentiment_model=settings.sentiment_model,
+    return TorchThreadScorer(
+        lambda: TransformerScorer(
+            settings.model_dir,
+            quantize=settings.score_quantize,
+            batch_size=settings.score_batch_size,
+            threads=settings.score_threads,
+            sentiment_model=settings.sentiment_model,
+        )
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment.base import PROB_DECISION, Scores, urgency_level
-from sentiment.transformer import clean_text
+from sentiment.text import clean_text
 
 #: Correctable labels and the values each takes (the inbox offers the same).
 LABELS: dict[str, tuple[str, ...]] = {

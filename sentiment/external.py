@@ -148,7 +148,7 @@ class ExternalSentiment:
     def probs(self, texts: Sequence[str]) -> torch.Tensor:
         """Probabilities (n, 3) of negative, neutral, positive, in input order.
 
-        ``texts`` as ``transformer.clean_text`` leaves them. A two-class checkpoint has no
+        ``texts`` as ``text.clean_text`` leaves them. A two-class checkpoint has no
         neutral: its neutral column is 0.
         """
         out = torch.zeros(len(texts), 3)

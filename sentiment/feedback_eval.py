@@ -15,7 +15,7 @@ from sentiment.base import Scorer
 from sentiment.corrections import LABELS, CorrectionSplit, model_answer
 from sentiment.data import Corpus
 from sentiment.evaluate import Metric, evaluate_scorer
-from sentiment.transformer import clean_text
+from sentiment.text import clean_text
 
 #: A validation metric may fall by at most this much (1 point) after retraining.
 TOLERANCE = 0.01

@@ -68,7 +68,8 @@ from sentiment.data import (
 from sentiment.encoder import mark_trainable
 from sentiment.feedback_eval import FeedbackReport, compare, format_report
 from sentiment.network import TASK_LABELS, URGENCY_LEVELS, CareHeads, LinearHead, TaskNetwork
-from sentiment.transformer import TransformerScorer, clean_text, quantize_int8
+from sentiment.text import clean_text
+from sentiment.transformer import TransformerScorer, quantize_int8
 
 log = logging.getLogger(__name__)
 

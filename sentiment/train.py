@@ -249,7 +249,7 @@ class CareFit:
 
 
 def _features(network: TaskNetwork, texts: Sequence[str], max_length: int) -> np.ndarray:
-    from sentiment.transformer import clean_text
+    from sentiment.text import clean_text
 
     tokenizer = load_tokenizer()
     cleaned = [clean_text(t)[0] for t in texts]

@@ -9,10 +9,7 @@ same accuracy, measured by ``brandcare bench score``).
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
-import re
-import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,29 +26,11 @@ from sentiment.encoder import length_batches, load_tokenizer, pad_batch
 from sentiment.external import ExternalSentiment
 from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork, care_features
 from sentiment.signals import find_insult, find_problem, find_signals, signal_features
+from sentiment.text import clean_text
 
 log = logging.getLogger(__name__)
 
-#: Characters of a text the model and the signal patterns look at; a mention longer
-#: than this is scored on its beginning and marked ``truncated``.
-MAX_CHARS = 4000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _ACTIONABLE_NONE = frozenset({"chatter", "abuse"})
-
-
-def clean_text(text: str) -> tuple[str, bool]:
-    """The text as the model should read it, and whether it was cut.
-
-    Entities are decoded (tweets arrive with ``&amp;``), control and bidi-override
-    characters become spaces, and the text is NFC-normalised.
-    """
-    truncated = len(text) > MAX_CHARS
-    # A lone surrogate (half an emoji, from a broken "\ud83d" escape) is not text the
-    # tokenizer can encode: the encoder's "replace" makes it "?".
-    text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8", "replace")
-    text = html.unescape(text)
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
-    return " ".join(text.split()), truncated
 
 
 @dataclass(frozen=True, slots=True)

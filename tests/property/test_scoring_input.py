@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from brandcare.scoring_io import MalformedInputError, parse_lines, score_records
 from responders.policy import decide
 from sentiment.base import ISSUES, Scores, Sentiment
-from sentiment.transformer import MAX_CHARS, TransformerScorer
+from sentiment.text import MAX_CHARS
+from sentiment.transformer import TransformerScorer
 from tests.contract import SCORE_KEYS
 from tests.property.strategies import json_values, nasty_text
 
