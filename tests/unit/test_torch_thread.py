@@ -11,31 +11,19 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from sentiment.base import Embedder, Scorer, Scores, Sentiment, SentimentProbs
+from sentiment.base import Embedder, Scorer, Scores
 from sentiment.torch_thread import TorchThreadScorer, on_torch_thread
+from tests.unit.responders.builders import make_scores
 
 
 def _scores(text: str) -> Scores:
-    return Scores(
-        sentiment=Sentiment.NEUTRAL,
-        probs=SentimentProbs(0.1, 0.8, 0.1),
-        urgency=0.0,
-        needs_reply_prob=0.0,
-        troll_prob=0.0,
-        offensive_prob=0.0,
-        issue="chatter",
-        issue_prob=1.0,
-        urgency_reasons=(text,),
-        troll_reasons=(),
-        signals=(),
-        model_version="threads-1",
-    )
+    return make_scores(urgency_reasons=(text,))
 
 
 class ThreadRecorder:
     """Records the thread of every call; fails on a text that says so."""
 
-    model_version = "threads-1"
+    model_version = "test"
 
     def __init__(self) -> None:
         self.threads = {threading.get_ident()}
@@ -92,7 +80,7 @@ def test_it_embeds_only_when_the_scorer_it_wraps_does() -> None:
     assert not isinstance(plain, Embedder)
     assert isinstance(embedding, Embedder)
     assert embedding.embedding_version == "enc-test"
-    assert embedding.model_version == "threads-1"
+    assert embedding.model_version == "test"
     with pytest.raises(AttributeError, match="does not embed"):
         plain.embed(["x"])
 
