@@ -31,7 +31,9 @@ from sentiment.base import Embedder, Scorer, Scores
 _T = TypeVar("_T")
 
 _lock = threading.Lock()
-_executor: list[tuple[int, ThreadPoolExecutor]] = []
+#: The torch thread by process id: a forked child inherits the parent's entry, not its
+#: thread, and gets its own.
+_pools: dict[int, ThreadPoolExecutor] = {}
 _local = threading.local()
 
 
@@ -40,13 +42,11 @@ def _mark() -> None:
 
 
 def _pool() -> ThreadPoolExecutor:
-    """This process's torch thread (a fork inherits the object, not the thread)."""
     with _lock:
-        if not _executor or _executor[0][0] != os.getpid():
-            _executor[:] = [
-                (os.getpid(), ThreadPoolExecutor(1, "torch", initializer=_mark)),
-            ]
-        return _executor[0][1]
+        pid = os.getpid()
+        if pid not in _pools:
+            _pools[pid] = ThreadPoolExecutor(1, "torch", initializer=_mark)
+        return _pools[pid]
 
 
 def on_torch_thread(work: Callable[[], _T]) -> _T:
