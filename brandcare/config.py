@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default=True, description="int8 dynamic quantization on CPU (same accuracy, ~3x faster)"
     )
     score_batch_size: int = Field(default=64, ge=1, le=1024)
+    #: Forward passes a process runs at once, each on its own copy of the model, and
+    #: torch threads per pass; unset: ``runtime.scoring_layout`` fits them to the cores
+    #: and the worker threads (``brandcare worker`` sets both for its processes).
+    score_lanes: int | None = Field(default=None, ge=1, le=64)
     score_threads: int | None = Field(default=None, ge=1)
     #: A local Hugging Face sequence-classification folder whose answers are the reported
     #: sentiment (the care heads keep the built-in one); unset: the built-in head.

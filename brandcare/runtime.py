@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 
 from brandcare.config import Settings
+from brandcare.layout import ScoringLayout, scoring_layout
 from brandcare.pipeline import Pipeline, Prices
 from brandcare.sources import Sources
 from brandcare.store import make_engine, session_factory
@@ -26,21 +27,23 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
-def default_scorer(settings: Settings) -> Scorer:
+def default_scorer(settings: Settings, layout: ScoringLayout | None = None) -> Scorer:
     """The transformer scorer with the settings' model folder and speed knobs, loaded
-    and run on the process's torch thread (``sentiment.torch_thread``: actors arrive on
+    and run on the process's scoring lanes (``sentiment.torch_thread``: actors arrive on
     several worker threads)."""
     from sentiment.torch_thread import TorchThreadScorer
     from sentiment.transformer import TransformerScorer
 
+    layout = layout or scoring_layout(settings)
     return TorchThreadScorer(
         lambda: TransformerScorer(
             settings.model_dir,
             quantize=settings.score_quantize,
             batch_size=settings.score_batch_size,
-            threads=settings.score_threads,
+            threads=layout.threads,
             sentiment_model=settings.sentiment_model,
-        )
+        ),
+        lanes=layout.lanes,
     )
 
 
@@ -49,15 +52,19 @@ def configure(
     *,
     scorer: Scorer | None = None,
     sources: dict[str, Source] | None = None,
+    worker_threads: int = 2,
 ) -> Pipeline:
-    """Build this process's pipeline (tests may inject a scorer and sources)."""
+    """Build this process's pipeline (tests may inject a scorer and sources);
+    ``worker_threads``: the threads that will take its messages in this process."""
     engine = make_engine(settings.database_url)
     registry = Sources(settings, sources)
+    layout = scoring_layout(settings, worker_threads=worker_threads)
     pipeline = Pipeline(
         session_factory(engine),
         registry,
-        (lambda: scorer) if scorer is not None else (lambda: default_scorer(settings)),
+        (lambda: scorer) if scorer is not None else (lambda: default_scorer(settings, layout)),
         prices=Prices(settings.x_price_per_read_usd, settings.x_price_per_post_usd),
+        exclusive_compute=scorer is not None or layout.exclusive,
     )
     pipeline.settle_window = dt.timedelta(seconds=settings.send_settle_seconds)
     with _lock:

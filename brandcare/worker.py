@@ -7,9 +7,15 @@ actors. ``brandcare worker`` runs it for you.
 
 from __future__ import annotations
 
+import logging
+import os
+
 from brandcare import logs, metrics_http, runtime
 from brandcare.config import Settings
 from brandcare.queue import setup_broker
+
+#: The queues ``brandcare worker --queues`` gave its processes (unset: all of them).
+QUEUES_ENV = "BRANDCARE_WORKER_QUEUES"
 
 settings = Settings()
 logs.setup(settings)
@@ -17,7 +23,16 @@ broker = setup_broker(settings.broker_url)
 if metrics_http.multiprocess():
     # `brandcare worker --metrics-port`: Dramatiq's message metrics, summed with ours.
     broker.add_middleware(metrics_http.dramatiq_middleware())
-runtime.configure(settings)
+pipeline = runtime.configure(settings)
+if {"score", "draft"} & set(os.environ.get(QUEUES_ENV, "score").split(",")):
+    # The model loads before this process takes a message, not in its first batch's
+    # time (and latency); a process for other queues only never loads it. A model that
+    # fails to load is reported here and again by every score message, which retries:
+    # the process still polls and sends, so no mention waits on the model to be stored.
+    try:
+        pipeline.scorer()
+    except Exception:
+        logging.getLogger(__name__).exception("the scorer did not load; scoring will retry")
 
 from brandcare import tasks  # noqa: E402  (actors bind to the broker set above)
 

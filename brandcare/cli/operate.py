@@ -112,7 +112,7 @@ def run(
 
     settings = load_settings()
     broker = setup_broker(settings.broker_url)
-    pipeline = runtime.configure(settings)
+    pipeline = runtime.configure(settings, worker_threads=threads)
     try:
         metrics_http.start(settings, metrics_port, pipeline.sessions)
     except (OSError, metrics_http.MetricsExposureError) as exc:
@@ -176,6 +176,14 @@ def worker(
             "without one, `brandcare run` runs workers in-process"
         )
 
+    # Dramatiq forks the processes; each reads its scoring lanes from the environment,
+    # fitted here where the number of processes sharing the cores is known.
+    from brandcare.layout import scoring_layout
+
+    layout = scoring_layout(settings, processes=processes, worker_threads=threads)
+    os.environ["BRANDCARE_SCORE_LANES"] = str(layout.lanes)
+    os.environ["BRANDCARE_SCORE_THREADS"] = str(layout.threads)
+
     # The interpreter running us, not whatever `dramatiq` is first on PATH.
     args = [
         sys.executable,
@@ -189,6 +197,7 @@ def worker(
     ]
     if queues:
         args += ["--queues", *queues.split(",")]
+        os.environ["BRANDCARE_WORKER_QUEUES"] = queues
     metrics_port = metrics_port or settings.metrics_port
     if metrics_port:
         from brandcare import metrics_http

@@ -1,4 +1,4 @@
-"""The torch thread: one thread per process loads and runs the scorer, whoever asks."""
+"""Scoring lanes: each lane's thread loads its scorer and runs all its work, whoever asks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from numpy.typing import NDArray
 
 from sentiment.base import Embedder, Scorer, Scores
-from sentiment.torch_thread import TorchThreadScorer, on_torch_thread
+from sentiment.torch_thread import TorchThreadScorer
 from tests.unit.responders.builders import make_scores
 
 
@@ -54,7 +54,49 @@ def test_every_call_from_any_thread_runs_on_the_one_thread_that_loaded_the_score
     assert len(inner.threads) == 1, "load, score and embed must share one thread"
     (torch_thread,) = inner.threads
     assert torch_thread != threading.get_ident()
-    assert on_torch_thread(threading.get_ident) == torch_thread
+    assert scorer.run(lambda _: threading.get_ident()) == torch_thread
+
+
+class Meets(ThreadRecorder):
+    """Scores only once ``parties`` calls are inside ``score`` at the same time."""
+
+    barrier = threading.Barrier(2, timeout=10)
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        self.barrier.wait()
+        return super().score(texts)
+
+
+def test_lanes_score_side_by_side_each_on_the_thread_that_loaded_its_scorer() -> None:
+    Meets.barrier = threading.Barrier(2, timeout=10)
+    built: list[Meets] = []
+
+    def factory() -> Scorer:
+        built.append(Meets())
+        return built[-1]
+
+    scorer = TorchThreadScorer(factory, lanes=2)
+    assert scorer.lanes == 2
+    assert len(built) == 2
+    with ThreadPoolExecutor(2) as callers:
+        # Two calls meet inside ``score``: a single lane would break the barrier.
+        results = list(callers.map(lambda i: scorer.score([f"text {i}"]), range(8)))
+    assert [r[0].urgency_reasons for r in results] == [(f"text {i}",) for i in range(8)]
+    assert [len(b.threads) for b in built] == [1, 1], "each copy stays on its own lane"
+    assert built[0].threads != built[1].threads
+    assert threading.get_ident() not in built[0].threads | built[1].threads
+
+
+def test_one_lane_runs_one_call_at_a_time() -> None:
+    Meets.barrier = threading.Barrier(2, timeout=1)
+    scorer = TorchThreadScorer(Meets)
+    with ThreadPoolExecutor(2) as callers, pytest.raises(threading.BrokenBarrierError):
+        list(callers.map(lambda i: scorer.score([f"text {i}"]), range(2)))
+
+
+def test_a_lane_count_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one lane"):
+        TorchThreadScorer(ThreadRecorder, lanes=0)
 
 
 def test_a_scorer_error_reaches_the_caller_and_the_thread_carries_on() -> None:
@@ -85,31 +127,37 @@ def test_it_embeds_only_when_the_scorer_it_wraps_does() -> None:
         plain.embed(["x"])
 
 
-def test_work_sent_from_the_torch_thread_itself_runs_in_place() -> None:
-    """A factory that scores while loading (a warm-up) must not wait for itself."""
+def test_work_sent_from_a_lane_itself_runs_in_place() -> None:
+    """A scorer that calls back into its wrapper (scoring while scoring) must not wait
+    for the lane its own caller holds."""
+    holder: list[TorchThreadScorer] = []
 
-    class WarmsUp(ThreadRecorder):
-        def __init__(self) -> None:
-            super().__init__()
-            on_torch_thread(lambda: self.score(["warm-up"]))
+    class CallsBack(EmbeddingRecorder):
+        def score(self, texts: Sequence[str]) -> list[Scores]:
+            holder[0].embed(texts)
+            return super().score(texts)
 
-    scorer = TorchThreadScorer(WarmsUp)
+    scorer = TorchThreadScorer(CallsBack)
+    holder.append(scorer)
+    assert [s.urgency_reasons for s in scorer.score(["nested"])] == [("nested",)]
     assert len(scorer.inner.threads) == 1  # type: ignore[attr-defined]
 
 
-def _child(out: multiprocessing.Queue[str]) -> None:
-    out.put(TorchThreadScorer(ThreadRecorder).score(["from the child"])[0].urgency_reasons[0])
+def _child(scorer: TorchThreadScorer, out: multiprocessing.Queue[str]) -> None:
+    for text in ("from the child", "and again"):
+        out.put(scorer.score([text])[0].urgency_reasons[0])
 
 
-def test_a_forked_process_starts_its_own_torch_thread() -> None:
-    """Dramatiq forks worker processes; the parent's thread does not exist in a child."""
-    on_torch_thread(lambda: None)  # the parent's thread exists before the fork
+def test_a_forked_process_starts_its_own_lanes_and_keeps_the_loaded_scorers() -> None:
+    """Dramatiq forks worker processes; the parent's threads do not exist in a child."""
+    scorer = TorchThreadScorer(ThreadRecorder, lanes=2)
+    scorer.score(["in the parent"])  # the parent's lanes exist before the fork
     context = multiprocessing.get_context("fork")
     out: multiprocessing.Queue[str] = context.Queue()
-    child = context.Process(target=_child, args=(out,))
+    child = context.Process(target=_child, args=(scorer, out))
     child.start()
     child.join(timeout=30)
     if child.is_alive():
         child.kill()
     assert child.exitcode == 0, "the child hung or failed waiting for the parent's thread"
-    assert out.get(timeout=5) == "from the child"
+    assert [out.get(timeout=5), out.get(timeout=5)] == ["from the child", "and again"]

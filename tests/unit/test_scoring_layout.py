@@ -1,0 +1,53 @@
+"""How a process scores: lanes and torch threads fitted to its share of the cores."""
+
+from __future__ import annotations
+
+import pytest
+
+from brandcare import layout
+from brandcare.config import Settings
+from brandcare.layout import ScoringLayout, scoring_layout
+
+
+def _on(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    monkeypatch.setattr(layout, "usable_cores", lambda: n)
+
+
+@pytest.mark.parametrize(
+    ("cores", "processes", "worker_threads", "expected"),
+    [
+        # One process on two cores, two worker threads: two lanes of one thread.
+        (2, 1, 2, ScoringLayout(2, 1)),
+        # Two processes on two cores: a core each, one lane of one thread.
+        (2, 2, 2, ScoringLayout(1, 1)),
+        # One worker thread: one lane, given every core.
+        (8, 1, 1, ScoringLayout(1, 8)),
+        # Many cores, many threads: lanes stop at MAX_AUTO_LANES, threads share the rest.
+        (16, 1, 8, ScoringLayout(layout.MAX_AUTO_LANES, 16 // layout.MAX_AUTO_LANES)),
+        # More processes than cores: still one lane of one thread each.
+        (2, 4, 2, ScoringLayout(1, 1)),
+    ],
+)
+def test_the_layout_fits_the_process_share_of_the_cores(
+    monkeypatch: pytest.MonkeyPatch,
+    cores: int,
+    processes: int,
+    worker_threads: int,
+    expected: ScoringLayout,
+) -> None:
+    _on(monkeypatch, cores)
+    layout = scoring_layout(Settings(), processes=processes, worker_threads=worker_threads)
+    assert layout == expected
+
+
+def test_settings_win_over_the_fitted_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    _on(monkeypatch, 8)
+    assert scoring_layout(Settings(score_lanes=3)) == ScoringLayout(3, 2)
+    assert scoring_layout(Settings(score_threads=5)) == ScoringLayout(2, 5)
+    assert scoring_layout(Settings(score_lanes=1, score_threads=1)) == ScoringLayout(1, 1)
+
+
+def test_stages_take_turns_only_with_a_forward_pass_split_across_threads() -> None:
+    assert ScoringLayout(1, 2).exclusive
+    assert not ScoringLayout(2, 1).exclusive
+    assert not ScoringLayout(1, 1).exclusive
