@@ -176,7 +176,14 @@ def dramatiq_args_of(command: list[str], monkeypatch: pytest.MonkeyPatch) -> Any
     execs: list[list[str]] = []
     monkeypatch.setattr(os, "execv", lambda path, args: execs.append(list(args)))
     monkeypatch.setenv("BRANDCARE_BROKER_URL", "redis://127.0.0.1:6379/15")
-    result = CliRunner().invoke(cli, [with_defaults(part) for part in command])
+    before = dict(os.environ)
+    try:
+        result = CliRunner().invoke(cli, [with_defaults(part) for part in command])
+    finally:
+        # The command sets the workers' environment (scoring lanes, queues) before the
+        # exec it would make; the tests after this one must not inherit it.
+        os.environ.clear()
+        os.environ.update(before)
     assert result.exit_code == 0, result.output
     (argv,) = execs
     assert argv[:3] == [sys.executable, "-m", "dramatiq"]

@@ -10,7 +10,11 @@ from brandcare.layout import ScoringLayout, scoring_layout
 
 
 def _on(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """``n`` cores, and no layout settings in the environment (a shell or a worker may
+    have set them)."""
     monkeypatch.setattr(layout, "usable_cores", lambda: n)
+    for name in ("BRANDCARE_SCORE_LANES", "BRANDCARE_SCORE_THREADS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.mark.parametrize(
