@@ -56,14 +56,17 @@ def flush_redis(url: str) -> None:
 def deployment_env(database_url: str, broker_url: str, score_threads: int = 1) -> dict[str, str]:
     """This process's environment pointed at the run's database and broker.
 
-    One scoring thread per worker process by default: on a small machine the worker
-    processes, not torch's intra-op threads, are what runs forward passes in parallel.
-    Warnings only, so the logs hold what went wrong (stale work re-enqueued, errors).
+    One lane of one scoring thread per worker process by default: the benchmarks start
+    each worker command on its own, and each would otherwise fit its lanes to every core
+    of the machine; the worker processes, not lanes or torch's intra-op threads, are what
+    runs forward passes in parallel here. Warnings only, so the logs hold what went wrong
+    (stale work re-enqueued, errors).
     """
     return dict(
         os.environ,
         BRANDCARE_DATABASE_URL=database_url,
         BRANDCARE_BROKER_URL=broker_url,
+        BRANDCARE_SCORE_LANES="1",
         BRANDCARE_SCORE_THREADS=str(score_threads),
         BRANDCARE_LOG_LEVEL="WARNING",
     )

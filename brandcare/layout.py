@@ -1,4 +1,4 @@
-"""How a process scores: lanes (forward passes at once) and torch threads per lane.
+"""Whether and how a process scores: lanes (forward passes at once), torch threads per lane.
 
 Its own module, light on imports: ``brandcare worker`` fits the layout before Dramatiq
 forks, and must not declare the metrics (``brandcare.metrics``) before their shared
@@ -11,6 +11,11 @@ import os
 from dataclasses import dataclass
 
 from brandcare.config import Settings
+
+#: The queues ``brandcare worker --queues`` gave its processes (unset: all of them).
+QUEUES_ENV = "BRANDCARE_WORKER_QUEUES"
+#: The queues whose messages run the model (drafting embeds for the reply memory).
+MODEL_QUEUES = frozenset({"score", "draft"})
 
 #: Lanes chosen without a setting: each holds a copy of the model (~90 MB).
 MAX_AUTO_LANES = 4
@@ -51,3 +56,9 @@ def scoring_layout(
     lanes = settings.score_lanes or max(1, min(share, worker_threads, MAX_AUTO_LANES))
     threads = settings.score_threads or max(1, share // lanes)
     return ScoringLayout(lanes, threads)
+
+
+def loads_model(queues: str | None) -> bool:
+    """Whether a worker process taking ``queues`` (comma-separated; None or empty: all)
+    runs the model, and so should load it before it takes a message."""
+    return not queues or bool(MODEL_QUEUES & {q.strip() for q in queues.split(",")})

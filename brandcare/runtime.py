@@ -76,11 +76,15 @@ def configure(
 
 
 def ensure(settings: Settings) -> Pipeline:
-    """The configured pipeline, configuring it from ``settings`` on first use (CLI, web)."""
+    """The configured pipeline, configuring it from ``settings`` on first use (CLI, web).
+
+    Configured for one caller at a time (``brandcare rescore``, an approval's send): one
+    lane with every core's threads, not lanes that no second thread would feed.
+    """
     try:
         return pipeline()
     except NotConfiguredError:
-        return configure(settings)
+        return configure(settings, worker_threads=1)
 
 
 def pipeline() -> Pipeline:

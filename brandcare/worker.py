@@ -10,12 +10,9 @@ from __future__ import annotations
 import logging
 import os
 
-from brandcare import logs, metrics_http, runtime
+from brandcare import layout, logs, metrics_http, runtime
 from brandcare.config import Settings
 from brandcare.queue import setup_broker
-
-#: The queues ``brandcare worker --queues`` gave its processes (unset: all of them).
-QUEUES_ENV = "BRANDCARE_WORKER_QUEUES"
 
 settings = Settings()
 logs.setup(settings)
@@ -24,7 +21,7 @@ if metrics_http.multiprocess():
     # `brandcare worker --metrics-port`: Dramatiq's message metrics, summed with ours.
     broker.add_middleware(metrics_http.dramatiq_middleware())
 pipeline = runtime.configure(settings)
-if {"score", "draft"} & set(os.environ.get(QUEUES_ENV, "score").split(",")):
+if layout.loads_model(os.environ.get(layout.QUEUES_ENV)):
     # The model loads before this process takes a message, not in its first batch's
     # time (and latency); a process for other queues only never loads it. A model that
     # fails to load is reported here and again by every score message, which retries:

@@ -178,7 +178,7 @@ def worker(
 
     # Dramatiq forks the processes; each reads its scoring lanes from the environment,
     # fitted here where the number of processes sharing the cores is known.
-    from brandcare.layout import scoring_layout
+    from brandcare.layout import QUEUES_ENV, scoring_layout
 
     layout = scoring_layout(settings, processes=processes, worker_threads=threads)
     os.environ["BRANDCARE_SCORE_LANES"] = str(layout.lanes)
@@ -197,7 +197,7 @@ def worker(
     ]
     if queues:
         args += ["--queues", *queues.split(",")]
-        os.environ["BRANDCARE_WORKER_QUEUES"] = queues
+        os.environ[QUEUES_ENV] = queues
     metrics_port = metrics_port or settings.metrics_port
     if metrics_port:
         from brandcare import metrics_http

@@ -6,7 +6,7 @@ import pytest
 
 from brandcare import layout
 from brandcare.config import Settings
-from brandcare.layout import ScoringLayout, scoring_layout
+from brandcare.layout import ScoringLayout, loads_model, scoring_layout
 
 
 def _on(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
@@ -55,3 +55,12 @@ def test_stages_take_turns_only_with_a_forward_pass_split_across_threads() -> No
     assert ScoringLayout(1, 2).exclusive
     assert not ScoringLayout(2, 1).exclusive
     assert not ScoringLayout(1, 1).exclusive
+
+
+def test_a_worker_loads_the_model_only_for_the_queues_that_run_it() -> None:
+    assert loads_model(None)
+    assert loads_model("")
+    assert loads_model("poll,score")
+    assert loads_model("draft")
+    assert not loads_model("send")
+    assert not loads_model("poll, send,insights")
