@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default=True, description="int8 dynamic quantization on CPU (same accuracy, ~3x faster)"
     )
     score_batch_size: int = Field(default=64, ge=1, le=1024)
+    score_trace: bool = Field(
+        default=True,
+        description="run the encoder as one traced call without the GIL (off: eager, slower)",
+    )
     #: Forward passes a process runs at once, each on its own copy of the model, and
     #: torch threads per pass; unset: ``runtime.scoring_layout`` fits them to the cores
     #: and the worker threads (``brandcare worker`` sets both for its processes).

@@ -42,6 +42,7 @@ def default_scorer(settings: Settings, layout: ScoringLayout | None = None) -> S
             batch_size=settings.score_batch_size,
             threads=layout.threads,
             sentiment_model=settings.sentiment_model,
+            trace=settings.score_trace,
         ),
         lanes=layout.lanes,
     )

@@ -50,6 +50,7 @@ def load_scorer(settings: Settings, quantize: bool | None = None):  # type: igno
             batch_size=settings.score_batch_size,
             threads=settings.score_threads,
             sentiment_model=settings.sentiment_model,
+            trace=settings.score_trace,
         )
     except (ArtifactError, ExternalSentimentError) as exc:
         raise fail(str(exc)) from exc
