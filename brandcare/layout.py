@@ -8,7 +8,9 @@ folder is set up.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from brandcare.config import Settings
 
@@ -36,11 +38,77 @@ class ScoringLayout:
 
 
 def usable_cores() -> int:
-    """The CPUs this process may run on (a container's or taskset's limit included)."""
+    """The CPUs this process may run on: its CPU affinity (taskset, cpuset) cut to the
+    whole CPUs of its control groups' quota (``docker run --cpus``, a Kubernetes limit),
+    which the affinity does not show: lanes fitted to a host's 16 cores in a 2-CPU
+    container would be throttled, each pass stalling the others."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cpu_quota()
+    return cores if quota is None else max(1, min(cores, int(quota)))
+
+
+#: Where the kernel shows control groups, and which ones this process is in.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
+
+
+def cpu_quota(root: Path = CGROUP_ROOT, membership: Path = PROC_CGROUP) -> float | None:
+    """The CPUs per period this process's control groups allow (a container's ``--cpus``,
+    a Kubernetes CPU limit), the tightest along the hierarchy; None when unlimited or
+    unreadable. Cgroup v2 (``cpu.max``) and v1 (``cpu.cfs_quota_us``)."""
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        return None
+    limits: list[float] = []
+    for line in lines:
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if hierarchy == "0" and not controllers:
+            limits += _limits(root, path, _v2_limit)
+        elif "cpu" in controllers.split(","):
+            for mount in (root / controllers, root / "cpu", root / "cpu,cpuacct"):
+                if mount.is_dir():
+                    limits += _limits(mount, path, _v1_limit)
+                    break
+    return min(limits, default=None)
+
+
+def _limits(mount: Path, path: str, read: Callable[[Path], float | None]) -> list[float]:
+    """Limits from the process's own group up to the mount. Inside a container the
+    mount shows only the container's group while the path names the host's: then the
+    mount itself is the group."""
+    group = mount / path.strip("/")
+    if not group.is_dir():
+        group = mount
+    found = []
+    while True:
+        limit = read(group)
+        if limit is not None:
+            found.append(limit)
+        if group == mount or mount not in group.parents:
+            return found
+        group = group.parent
+
+
+def _v2_limit(group: Path) -> float | None:
+    try:
+        quota, period = (group / "cpu.max").read_text().split()
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _v1_limit(group: Path) -> float | None:
+    try:
+        quota = int((group / "cpu.cfs_quota_us").read_text())
+        period = int((group / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def scoring_layout(

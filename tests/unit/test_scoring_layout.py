@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from brandcare import layout
@@ -64,3 +67,53 @@ def test_a_worker_loads_the_model_only_for_the_queues_that_run_it() -> None:
     assert loads_model("draft")
     assert not loads_model("send")
     assert not loads_model("poll, send,insights")
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_cgroup_v2_limit_is_read_and_the_tightest_along_the_hierarchy_wins(tmp_path):
+    _tree(
+        tmp_path,
+        {
+            "proc": "0::/kubepods/pod1/app\n",
+            "fs/cpu.max": "max 100000\n",
+            "fs/kubepods/pod1/cpu.max": "150000 100000\n",
+            "fs/kubepods/pod1/app/cpu.max": "400000 100000\n",
+        },
+    )
+    assert layout.cpu_quota(tmp_path / "fs", tmp_path / "proc") == 1.5
+
+
+def test_cgroup_v2_without_a_limit_and_unreadable_files_mean_no_quota(tmp_path):
+    _tree(tmp_path, {"proc": "0::/\n", "fs/cpu.max": "max 100000\n"})
+    assert layout.cpu_quota(tmp_path / "fs", tmp_path / "proc") is None
+    _tree(tmp_path, {"fs/cpu.max": "garbage\n"})
+    assert layout.cpu_quota(tmp_path / "fs", tmp_path / "proc") is None
+    assert layout.cpu_quota(tmp_path / "fs", tmp_path / "missing") is None
+
+
+def test_cgroup_v1_quota_inside_a_container_reads_the_mount_itself(tmp_path):
+    # The path names the host's group; the container's mount shows only its own.
+    _tree(
+        tmp_path,
+        {
+            "proc": "4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n0::/\n",
+            "fs/cpu,cpuacct/cpu.cfs_quota_us": "200000\n",
+            "fs/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
+        },
+    )
+    assert layout.cpu_quota(tmp_path / "fs", tmp_path / "proc") == 2.0
+    _tree(tmp_path, {"fs/cpu,cpuacct/cpu.cfs_quota_us": "-1\n"})
+    assert layout.cpu_quota(tmp_path / "fs", tmp_path / "proc") is None
+
+
+@pytest.mark.parametrize(("quota", "cores"), [(None, 8), (2.0, 2), (1.5, 1), (0.5, 1), (64.0, 8)])
+def test_usable_cores_is_the_affinity_cut_to_whole_cpus_of_the_quota(monkeypatch, quota, cores):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(layout, "cpu_quota", lambda: quota)
+    assert layout.usable_cores() == cores
