@@ -673,7 +673,7 @@ class Pipeline:
                     )
                 return moved
             if outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
-                queries.finish_reply(s, draft_id, state="unknown")
+                queries.finish_reply(s, draft_id, state="refused" if outcome.refused else "unknown")
                 return False
             if outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
                 queries.finish_reply(s, draft_id, state="unknown")
@@ -729,10 +729,13 @@ class Pipeline:
                     return None
                 attempted = recent = False
             elif draft.state == "sending":
-                recent = draft.updated_at > self.clock() - self.settle_window
+                # A post the platform refused (rate limit) is not in flight: the retry
+                # after the reset posts at once rather than wait out the settle window.
+                refused = queries.reply_state(s, draft_id) == "refused"
+                recent = not refused and draft.updated_at > self.clock() - self.settle_window
                 if not recent and not queries.claim_send(s, draft_id, draft.version):
                     return None  # another worker claimed this retry
-                attempted = True
+                attempted = not refused
             else:
                 return None
             # Read after the compare-and-set: the words are those of the state that won.

@@ -27,7 +27,9 @@ it can only end as ``sent`` or ``failed``: nothing here can make a reply go out 
   post), ``confirm_sent`` records it instead of sending again.
 - ``sending`` is left only by ``confirm_sent`` or ``fail``. A send interrupted by a
   crash, a timeout or a rate limit stays in ``sending``; the next attempt asks the
-  platform first (``sender.send_once(..., already_attempted=True)``).
+  platform first (``sender.send_once(..., already_attempted=True)``), unless the
+  platform refused the post itself with a rate limit: nothing went out, so the attempt
+  after the reset posts at once (the reply row records ``refused``).
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@ post may have gone out. ``send_once`` then
 
 Outcomes map to draft moves: SENT -> ``confirm_sent``; FAILED -> ``fail`` with the
 platform's reason; UNKNOWN, RETRY_AFTER and AUTH_FAILED leave the draft in ``sending``
-for a later attempt with ``already_attempted=True``. A platform whose search lags
-behind its posts could still hide a reply from ``find_reply``; retrying later rather
-than at once gives it time to catch up.
+for a later attempt with ``already_attempted=True``, except a post the platform refused
+before acting on it (a rate limit: ``SendOutcome.refused``), which nothing can have
+published: its retry, after the limit resets, posts without looking first. A platform
+whose search lags behind its posts could still hide a reply from ``find_reply``;
+retrying later rather than at once gives it time to catch up.
 """
 
 from __future__ import annotations
@@ -57,6 +59,13 @@ class SendOutcome:
     #: How many times this call asked the platform to post: 0 or 1, never more. A call
     #: the platform refused (rate limit, permanent refusal) counts; nothing went out.
     post_attempts: int = 0
+
+    @property
+    def refused(self) -> bool:
+        """The platform refused this call's post before acting on it (a rate limit), after
+        any earlier attempt was settled: nothing is in flight, so the retry may post as
+        soon as the limit resets. A rate limit met while only looking is not a refusal."""
+        return self.status is SendStatus.RETRY_AFTER and self.post_attempts == 1
 
 
 def send_once(

@@ -41,7 +41,7 @@ from sqlalchemy.sql.elements import ColumnElement
 MENTION_STATES: Final = ("new", "scored", "drafted", "skipped", "ignored", "error")
 # Draft states: see DESIGN "Draft states".
 DRAFT_STATES: Final = ("pending", "approved", "sending", "sent", "failed", "rejected", "skipped")
-REPLY_STATES: Final = ("sending", "posted", "unknown")
+REPLY_STATES: Final = ("sending", "posted", "unknown", "refused")
 ALERT_STATES: Final = ("open", "resolved")
 USER_ROLES: Final = ("agent", "marketing", "admin")
 QUERY_KINDS: Final = ("search", "mentions", "subreddit", "inbox", "replay")

@@ -923,17 +923,24 @@ def finish_reply(
     session: Session,
     draft_id: int,
     *,
-    state: Literal["posted", "unknown"],
+    state: Literal["posted", "unknown", "refused"],
     external_id: str | None = None,
     url: str | None = None,
     posted_at: dt.datetime | None = None,
 ) -> None:
-    """Record how a send ended: the platform's id and link once posted."""
+    """Record how a send ended: the platform's id and link once posted; ``refused`` when
+    the platform refused the post before acting on it (a rate limit), so nothing is in
+    flight and the retry may post without waiting out the settle window."""
     session.execute(
         update(_reply_t)
         .where(_reply_t.c.draft_id == draft_id)
         .values(state=state, external_id=external_id, url=url, posted_at=posted_at)
     )
+
+
+def reply_state(session: Session, draft_id: int) -> str | None:
+    """How the draft's last send attempt ended (``REPLY_STATES``), or None before any."""
+    return session.scalar(select(_reply_t.c.state).where(_reply_t.c.draft_id == draft_id))
 
 
 # --- recovery ------------------------------------------------------------------------

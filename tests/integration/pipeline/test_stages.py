@@ -10,7 +10,7 @@ from brandcare.setup import QuerySpec
 from brandcare.store import queries, transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Page
-from listener.errors import AuthError, TransientSourceError
+from listener.errors import AuthError, RateLimited, TransientSourceError
 from listener.fake import ScriptedSource, make_mention
 from responders.sender import SendStatus
 from tests.integration.pipeline.conftest import add_brand, make_pipeline
@@ -183,6 +183,45 @@ def test_a_send_whose_worker_died_before_posting_is_posted_after_the_window(sess
     later = dt.datetime.now(dt.UTC) + pipeline.settle_window * 2
     pipeline.clock = lambda: later
     assert pipeline.send(draft_id).status is SendStatus.SENT
+    assert source.post_calls == 1
+
+
+def test_a_post_refused_by_a_rate_limit_is_posted_once_the_limit_resets(sessions):
+    source = ScriptedSource.with_mentions(
+        [make_mention("1", "@SkywayAir lost my bag")],
+        post_errors={1: RateLimited("429", retry_after=30, platform="scripted")},
+    )
+    pipeline, draft_id = _approved_draft(sessions, source)
+    refused = pipeline.send(draft_id)
+    assert refused.status is SendStatus.RETRY_AFTER
+    assert refused.retry_after == 30
+    with transaction(sessions) as s:
+        assert s.get(DraftRow, draft_id).state == "sending"
+        assert queries.reply_state(s, draft_id) == "refused"
+    # The actor retries after ``retry_after`` (30 s), well inside the settle window
+    # (3 min): nothing was in flight, so it posts without waiting or looking first.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=31)
+    pipeline.clock = lambda: later
+    sent = pipeline.send(draft_id)
+    assert sent is not None
+    assert sent.status is SendStatus.SENT
+    assert (source.post_calls, source.post_count, source.find_calls) == (2, 1, 0)
+    assert pipeline.send(draft_id) is None  # a duplicate retry finds it sent
+    with transaction(sessions) as s:
+        assert s.get(DraftRow, draft_id).state == "sent"
+        assert queries.reply_state(s, draft_id) == "posted"
+
+
+def test_an_unclear_post_is_still_only_checked_inside_the_window(sessions):
+    source = ScriptedSource.with_mentions(
+        [make_mention("1", "@SkywayAir lost my bag")],
+        post_errors={1: TransientSourceError("read timed out", platform="scripted")},
+    )
+    pipeline, draft_id = _approved_draft(sessions, source)
+    assert pipeline.send(draft_id).status is SendStatus.UNKNOWN
+    with transaction(sessions) as s:
+        assert queries.reply_state(s, draft_id) == "unknown"
+    assert pipeline.send(draft_id).status is SendStatus.UNKNOWN  # looks, does not post
     assert source.post_calls == 1
 
 

@@ -8,10 +8,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.store import make_engine
+from brandcare.store import make_engine, queries, transaction
 from brandcare.store.migrate import current, downgrade, head, upgrade
-from brandcare.store.models import Base
+from brandcare.store.models import REPLY_STATES, Base
+from tests.integration.store.helpers import mention
 
 
 def _schema_diffs(engine: Engine) -> list[object]:
@@ -64,3 +67,22 @@ def test_downgrade_to_base_drops_everything_and_upgrade_rebuilds_it(
         assert _schema_diffs(engine) == []
     finally:
         engine.dispose()
+
+
+def test_reply_states_admit_exactly_the_models_values(
+    factory: sessionmaker[Session], brand_query: tuple[int, int]
+) -> None:
+    """CHECK constraints are compared by name above; here by behaviour, for the one a
+    migration rewrote (0007: reply state ``refused``)."""
+    brand_id, query_id = brand_query
+    with transaction(factory) as s:
+        [mention_id] = queries.upsert_mentions(s, brand_id, query_id, [mention("1")])
+        draft_id = queries.create_drafts(s, [queries.NewDraft(mention_id, "Hi")])[mention_id]
+        assert queries.start_reply(s, draft_id, "twitter")
+    for state in REPLY_STATES:
+        with transaction(factory) as s:
+            queries.finish_reply(s, draft_id, state=state)  # type: ignore[arg-type]
+        with transaction(factory) as s:
+            assert queries.reply_state(s, draft_id) == state
+    with pytest.raises(IntegrityError), transaction(factory) as s:
+        queries.finish_reply(s, draft_id, state="nonsense")  # type: ignore[arg-type]

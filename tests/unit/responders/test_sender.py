@@ -165,6 +165,7 @@ def test_a_rate_limit_asks_to_retry_after_and_posts_nothing() -> None:
     outcome = send_once(source, make_mention(), TEXT, already_attempted=False)
     assert outcome.status is SendStatus.RETRY_AFTER
     assert outcome.retry_after == 90
+    assert outcome.refused  # the post itself was refused: nothing in flight
     assert source.replies == []
     assert source.find_calls == 0
 
@@ -174,7 +175,15 @@ def test_a_rate_limited_check_before_a_retry_waits_without_posting() -> None:
     outcome = send_once(source, make_mention(), TEXT, already_attempted=True)
     assert outcome.status is SendStatus.RETRY_AFTER
     assert outcome.retry_after == 30
+    assert not outcome.refused  # only the look was refused: the earlier attempt is unsettled
     assert source.post_calls == 0
+
+
+def test_a_rate_limit_after_an_unclear_post_is_not_a_refusal() -> None:
+    source = FakeSource(posts=["down"], finds=["rate"])  # timeout, then the check is limited
+    outcome = send_once(source, make_mention(), TEXT, already_attempted=False)
+    assert outcome.status is SendStatus.UNKNOWN
+    assert not outcome.refused
 
 
 def test_rejected_credentials_stop_sending_until_a_person_fixes_them() -> None:
