@@ -108,11 +108,13 @@ def send_draft(draft_id: int) -> None:
 def check_alerts() -> None:
     """Judge the last window for spikes of negative mentions (idempotent per window)."""
     from brandcare.insights import alerts
-    from brandcare.insights.periodic import notifier
+    from brandcare.insights.notify import notifier
 
     settings = runtime.settings()
     alerts.check(
-        runtime.pipeline().sessions, notifier=notifier(settings), public_url=settings.public_url
+        runtime.pipeline().sessions,
+        notifier=notifier(settings.alert_channels),
+        public_url=settings.public_url,
     )
 
 

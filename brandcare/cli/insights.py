@@ -81,12 +81,14 @@ def digest(
 def alerts_check() -> None:
     """Judge the last 15-minute window for every brand now (the scheduler does this)."""
     from brandcare.insights import alerts
-    from brandcare.insights.periodic import notifier
+    from brandcare.insights.notify import notifier
     from brandcare.store import make_engine, session_factory
 
     settings = load_settings()
     sessions = session_factory(make_engine(settings.database_url))
-    events = alerts.check(sessions, notifier=notifier(settings), public_url=settings.public_url)
+    events = alerts.check(
+        sessions, notifier=notifier(settings.alert_channels), public_url=settings.public_url
+    )
     for e in events:
         sent = ", ".join(f"{d.channel} {'ok' if d.ok else d.error}" for d in e.deliveries)
         typer.echo(

@@ -86,3 +86,14 @@ class Notifier:
             if attempt < self.attempts:
                 self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         return Delivery(channel.name, False, self.attempts, "the channel refused or did not answer")
+
+
+def notifier(channels: Mapping[str, Sequence[Mapping[str, str]]]) -> Notifier | None:
+    """The notifier for the settings' ``alert_channels``, or None when none are configured.
+
+    Here rather than beside the digests: a worker checking alerts must not import the
+    chart code (matplotlib costs 0.7 s and tens of MB in every worker process).
+    """
+    if not channels:
+        return None
+    return Notifier({k: [Channel(**c) for c in v] for k, v in channels.items()})

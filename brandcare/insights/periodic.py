@@ -14,18 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.config import Settings
 from brandcare.insights import alerts, digest, mail, render
-from brandcare.insights.notify import Channel, Notifier
+from brandcare.insights.notify import notifier
 from brandcare.store import queries, transaction
 from brandcare.store.models import BrandRow, EventRow, utcnow
 
 log = logging.getLogger(__name__)
-
-
-def notifier(settings: Settings) -> Notifier | None:
-    """The channels from settings, or None when none are configured."""
-    if not settings.alert_channels:
-        return None
-    return Notifier({k: [Channel(**c) for c in v] for k, v in settings.alert_channels.items()})
 
 
 class Periodic:
@@ -34,7 +27,7 @@ class Periodic:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.notifier = notifier(settings)
+        self.notifier = notifier(settings.alert_channels)
         self._last_check = 0.0
 
     def tick(self, now: dt.datetime | None = None, monotonic: float = 0.0) -> None:
