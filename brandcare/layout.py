@@ -7,8 +7,9 @@ folder is set up.
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,39 @@ def scoring_layout(
     lanes = settings.score_lanes or max(1, min(share, worker_threads, MAX_AUTO_LANES))
     threads = settings.score_threads or max(1, share // lanes)
     return ScoringLayout(lanes, threads)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCommand:
+    """How Dramatiq's command line started this worker process: the processes sharing
+    the machine, the threads of each, the queues taken (None: all)."""
+
+    processes: int
+    threads: int
+    queues: str | None = None
+
+
+def dramatiq_command(argv: Sequence[str]) -> WorkerCommand | None:
+    """The shape of ``dramatiq brandcare.worker ...`` from its command line (a forked
+    worker process keeps its parent's), with Dramatiq's own defaults (a process per CPU
+    it counts, 8 threads); None when this process was not started by Dramatiq's CLI.
+
+    ``brandcare worker`` fits the lanes itself and says so in the environment; run
+    directly, each process would otherwise fit them as if it had the machine alone.
+    """
+    program = argv[0] if argv else ""
+    if not (os.path.basename(program) == "dramatiq" or program.endswith("dramatiq/__main__.py")):
+        return None
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--processes", "-p", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", "-t", type=int, default=8)
+    parser.add_argument("--queues", "-Q", nargs="*", default=None)
+    try:
+        known, _ = parser.parse_known_args(list(argv[1:]))
+    except argparse.ArgumentError:
+        return None
+    queues = ",".join(known.queues) if known.queues else None
+    return WorkerCommand(max(1, known.processes), max(1, known.threads), queues)
 
 
 def loads_model(queues: str | None) -> bool:

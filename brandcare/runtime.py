@@ -8,6 +8,7 @@ before any message is processed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 from brandcare.config import Settings
@@ -17,6 +18,8 @@ from brandcare.sources import Sources
 from brandcare.store import make_engine, session_factory
 from listener.base import Source
 from sentiment.base import Scorer
+
+log = logging.getLogger(__name__)
 
 
 class NotConfiguredError(RuntimeError):
@@ -54,12 +57,22 @@ def configure(
     scorer: Scorer | None = None,
     sources: dict[str, Source] | None = None,
     worker_threads: int = 2,
+    processes: int = 1,
 ) -> Pipeline:
     """Build this process's pipeline (tests may inject a scorer and sources);
-    ``worker_threads``: the threads that will take its messages in this process."""
+    ``worker_threads``: the threads that will take its messages in this process, one of
+    ``processes`` sharing the machine's cores."""
     engine = make_engine(settings.database_url)
     registry = Sources(settings, sources)
-    layout = scoring_layout(settings, worker_threads=worker_threads)
+    layout = scoring_layout(settings, processes=processes, worker_threads=worker_threads)
+    log.info(
+        "scoring layout: %d lane(s) of %d torch thread(s) (%d worker thread(s), %d process(es))",
+        layout.lanes,
+        layout.threads,
+        worker_threads,
+        processes,
+        extra={"lanes": layout.lanes, "torch_threads": layout.threads},
+    )
     pipeline = Pipeline(
         session_factory(engine),
         registry,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from brandcare import layout, logs, metrics_http, runtime
 from brandcare.config import Settings
@@ -20,7 +21,16 @@ broker = setup_broker(settings.broker_url)
 if metrics_http.multiprocess():
     # `brandcare worker --metrics-port`: Dramatiq's message metrics, summed with ours.
     broker.add_middleware(metrics_http.dramatiq_middleware())
-pipeline = runtime.configure(settings)
+# Started as `dramatiq brandcare.worker ...` rather than through `brandcare worker`
+# (which fits the layout and sets the environment): fit it to Dramatiq's command line.
+command = layout.dramatiq_command(sys.argv)
+if command is not None and command.queues and layout.QUEUES_ENV not in os.environ:
+    os.environ[layout.QUEUES_ENV] = command.queues
+pipeline = (
+    runtime.configure(settings, processes=command.processes, worker_threads=command.threads)
+    if command is not None
+    else runtime.configure(settings)
+)
 if layout.loads_model(os.environ.get(layout.QUEUES_ENV)):
     # The model loads before this process takes a message, not in its first batch's
     # time (and latency); a process for other queues only never loads it. A model that

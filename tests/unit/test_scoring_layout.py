@@ -117,3 +117,37 @@ def test_usable_cores_is_the_affinity_cut_to_whole_cpus_of_the_quota(monkeypatch
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     monkeypatch.setattr(layout, "cpu_quota", lambda: quota)
     assert layout.usable_cores() == cores
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["/venv/bin/dramatiq", "brandcare.worker", "--processes", "2", "--threads", "4"],
+            layout.WorkerCommand(2, 4),
+        ),
+        (
+            ["/x/site-packages/dramatiq/__main__.py", "brandcare.worker", "-p", "3", "-Q", "send"],
+            layout.WorkerCommand(3, 8, "send"),
+        ),
+        (
+            ["/venv/bin/dramatiq", "brandcare.worker", "-Q", "poll", "score", "-t", "2"],
+            layout.WorkerCommand(os.cpu_count() or 1, 2, "poll,score"),
+        ),
+        (["/venv/bin/pytest", "-p", "no:cacheprovider"], None),  # not Dramatiq's CLI
+        (["/venv/bin/dramatiq", "brandcare.worker", "--processes", "two"], None),
+        ([], None),
+    ],
+)
+def test_a_worker_started_by_dramatiq_reads_its_shape_from_the_command_line(argv, expected):
+    assert layout.dramatiq_command(argv) == expected
+
+
+def test_processes_started_directly_by_dramatiq_share_the_cores(monkeypatch):
+    # `dramatiq brandcare.worker -p 2 -t 8` on 2 cores: one lane of one thread each,
+    # not two lanes each (four model copies on two cores).
+    _on(monkeypatch, 2)
+    command = layout.dramatiq_command(["/venv/bin/dramatiq", "brandcare.worker", "-p", "2"])
+    assert command is not None
+    fitted = scoring_layout(Settings(), processes=command.processes, worker_threads=command.threads)
+    assert fitted == ScoringLayout(lanes=1, threads=1)
