@@ -86,3 +86,38 @@ def test_reply_states_admit_exactly_the_models_values(
             assert queries.reply_state(s, draft_id) == state
     with pytest.raises(IntegrityError), transaction(factory) as s:
         queries.finish_reply(s, draft_id, state="nonsense")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_downgrading_0007_turns_refused_replies_into_unknown_ones(
+    backend: str, fresh_url: Callable[[str], str]
+) -> None:
+    from sqlalchemy import select
+
+    from brandcare.store import session_factory
+    from brandcare.store.models import BrandRow, QueryRow, ReplyRow
+
+    url = fresh_url(backend)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine)
+        with transaction(sessions) as s:
+            brand = BrandRow(slug="acme-air", name="Acme Air")
+            s.add(brand)
+            s.flush()
+            query = QueryRow(brand_id=brand.id, platform="twitter", kind="search", terms="x")
+            s.add(query)
+            s.flush()
+            [mention_id] = queries.upsert_mentions(s, brand.id, query.id, [mention("1")])
+            draft_id = queries.create_drafts(s, [queries.NewDraft(mention_id, "Hi")])[mention_id]
+            queries.start_reply(s, draft_id, "twitter")
+            queries.finish_reply(s, draft_id, state="refused")
+        engine.dispose()
+        downgrade(url, "0006")
+        with engine.connect() as conn:
+            # An older release looks before it retries an "unknown" attempt: still safe.
+            assert conn.execute(select(ReplyRow.state)).scalars().all() == ["unknown"]
+        upgrade(url)
+    finally:
+        engine.dispose()

@@ -37,5 +37,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     # A refused attempt published nothing; "unknown" makes the retry look first, which
     # is what the older code does with any unsettled attempt.
-    op.execute(sa.text("UPDATE reply SET state = 'unknown' WHERE state = 'refused'"))
+    reply = sa.table("reply", sa.column("state", sa.String(16)))
+    op.execute(reply.update().where(reply.c.state == "refused").values(state="unknown"))
     _states(_OLD)
