@@ -128,6 +128,15 @@ def _approved_draft(sessions, source):  # type: ignore[no-untyped-def]
     return pipeline, draft_id
 
 
+def _first_post_fails(sessions, error: Exception):  # type: ignore[no-untyped-def]
+    """An approved draft whose platform answers its first post with ``error``."""
+    source = ScriptedSource.with_mentions(
+        [make_mention("1", "@SkywayAir lost my bag")], post_errors={1: error}
+    )
+    pipeline, draft_id = _approved_draft(sessions, source)
+    return source, pipeline, draft_id
+
+
 def test_send_posts_an_approved_draft_once_even_if_delivered_twice(sessions):
     source = ScriptedSource.with_mentions([make_mention("1", "@SkywayAir lost my bag")])
     pipeline, draft_id = _approved_draft(sessions, source)
@@ -187,11 +196,9 @@ def test_a_send_whose_worker_died_before_posting_is_posted_after_the_window(sess
 
 
 def test_a_post_refused_by_a_rate_limit_is_posted_once_the_limit_resets(sessions):
-    source = ScriptedSource.with_mentions(
-        [make_mention("1", "@SkywayAir lost my bag")],
-        post_errors={1: RateLimited("429", retry_after=30, platform="scripted")},
+    source, pipeline, draft_id = _first_post_fails(
+        sessions, RateLimited("429", retry_after=30, platform="scripted")
     )
-    pipeline, draft_id = _approved_draft(sessions, source)
     refused = pipeline.send(draft_id)
     assert refused.status is SendStatus.RETRY_AFTER
     assert refused.retry_after == 30
@@ -213,11 +220,9 @@ def test_a_post_refused_by_a_rate_limit_is_posted_once_the_limit_resets(sessions
 
 
 def test_an_unclear_post_is_still_only_checked_inside_the_window(sessions):
-    source = ScriptedSource.with_mentions(
-        [make_mention("1", "@SkywayAir lost my bag")],
-        post_errors={1: TransientSourceError("read timed out", platform="scripted")},
+    source, pipeline, draft_id = _first_post_fails(
+        sessions, TransientSourceError("read timed out", platform="scripted")
     )
-    pipeline, draft_id = _approved_draft(sessions, source)
     assert pipeline.send(draft_id).status is SendStatus.UNKNOWN
     with transaction(sessions) as s:
         assert queries.reply_state(s, draft_id) == "unknown"
@@ -251,11 +256,9 @@ def test_a_post_deleted_on_the_platform_is_recorded_and_keeps_its_text(sessions)
 def test_a_refusal_because_the_post_was_deleted_fails_the_draft_and_marks_the_mention(sessions):
     from listener.errors import PermanentSourceError
 
-    source = ScriptedSource.with_mentions(
-        [make_mention("1", "@SkywayAir lost my bag")],
-        post_errors={1: PermanentSourceError("gone", reason="the post was deleted")},
+    _, pipeline, draft_id = _first_post_fails(
+        sessions, PermanentSourceError("gone", reason="the post was deleted")
     )
-    pipeline, draft_id = _approved_draft(sessions, source)
     assert pipeline.send(draft_id).status is SendStatus.FAILED
     with transaction(sessions) as s:
         draft = s.get(DraftRow, draft_id)
