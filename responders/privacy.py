@@ -8,6 +8,7 @@ costs a customer's privacy. Nothing here logs the values it finds.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -298,8 +299,14 @@ def is_booking_code(token: str) -> bool:
     return False  # six digits: the long-number rule takes them
 
 
+@functools.lru_cache(maxsize=16)
+def _url_spans(text: str) -> list[Span]:
+    """Where the links are; both booking-code scans of a text ask (cached per text)."""
+    return [m.span() for m in _URL.finditer(text)]
+
+
 def _booking_codes(text: str, *, guesses: bool) -> Iterator[Span]:
-    urls = [m.span() for m in _URL.finditer(text)]
+    urls = _url_spans(text)
     for m in _TOKEN6.finditer(text):
         token = m.group()
         if not is_booking_code(token) or _in_any(m.start(), m.end(), urls):
@@ -311,7 +318,12 @@ def _booking_codes(text: str, *, guesses: bool) -> Iterator[Span]:
         yield m.span()
 
 
-def _references(text: str, *, booking: bool) -> Iterator[Span]:
+@functools.lru_cache(maxsize=16)
+def _reference_spans(text: str) -> list[tuple[int, int, bool]]:
+    """Every announced reference number: (start, end, whether it is a booking code).
+    Both the booking and the order-number scans of a text ask (cached per text: the
+    key scan is the costliest pattern here)."""
+    found = []
     for key in _REFERENCE_KEY.finditer(text):
         m = _REFERENCE_TAIL.match(text, key.end())
         if m is None:
@@ -323,8 +335,14 @@ def _references(text: str, *, booking: bool) -> Iterator[Span]:
         # "booking reference: ABCDE" is a booking code although "reference" alone is not.
         near = text[max(0, key.start() - 20) : key.end()].lower()
         is_booking = any(k in near for k in _BOOKING_KEYS) and len(token) <= 8
+        found.append((*m.span("token"), is_booking))
+    return found
+
+
+def _references(text: str, *, booking: bool) -> Iterator[Span]:
+    for start, end, is_booking in _reference_spans(text):
         if is_booking == booking:
-            yield m.span("token")
+            yield start, end
 
 
 def _booking(text: str) -> Iterator[Span]:
