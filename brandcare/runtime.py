@@ -38,6 +38,14 @@ def default_scorer(settings: Settings, layout: ScoringLayout | None = None) -> S
     from sentiment.transformer import TransformerScorer
 
     layout = layout or scoring_layout(settings)
+    # Logged where the model loads, not at every configure: a command that never scores
+    # (an approval, a queue listing) has no lanes to report.
+    log.info(
+        "scoring on %d lane(s) of %d torch thread(s)",
+        layout.lanes,
+        layout.threads,
+        extra={"lanes": layout.lanes, "torch_threads": layout.threads},
+    )
     return TorchThreadScorer(
         lambda: TransformerScorer(
             settings.model_dir,
@@ -65,14 +73,6 @@ def configure(
     engine = make_engine(settings.database_url)
     registry = Sources(settings, sources)
     layout = scoring_layout(settings, processes=processes, worker_threads=worker_threads)
-    log.info(
-        "scoring layout: %d lane(s) of %d torch thread(s) (%d worker thread(s), %d process(es))",
-        layout.lanes,
-        layout.threads,
-        worker_threads,
-        processes,
-        extra={"lanes": layout.lanes, "torch_threads": layout.threads},
-    )
     pipeline = Pipeline(
         session_factory(engine),
         registry,
