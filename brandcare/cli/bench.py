@@ -73,7 +73,7 @@ def bench_alerts(
     months: Annotated[int, typer.Option(help="more generated months for the summary")] = 5,
 ) -> None:
     """The spike detector on generated months with seasonality, bursts and decoys."""
-    from brandcare.bench_alerts import run_alerts_benchmark
+    from brandcare.bench.alerts import run_alerts_benchmark
 
     load_settings()
     typer.echo(run_alerts_benchmark(seed, months))
@@ -89,7 +89,7 @@ def bench_digest(
     ),
 ) -> None:
     """Digest and alert-check time at growing mention counts, SQLite and PostgreSQL."""
-    from brandcare.bench_digest import run_digest_benchmark
+    from brandcare.bench.digest import run_digest_benchmark
 
     load_settings()
     counts = [int(x) for x in sizes.split(",") if x.strip()]
@@ -108,7 +108,7 @@ def bench_pipeline(
     processes: Annotated[int, typer.Option(help="worker processes on PostgreSQL + Redis")] = 2,
 ) -> None:
     """Pipeline throughput and fetch-to-draft latency against the bare scorer."""
-    from brandcare.bench_pipeline import run_pipeline_benchmark
+    from brandcare.bench.pipeline import run_pipeline_benchmark
 
     load_settings()
     typer.echo(
@@ -143,8 +143,8 @@ def bench_load(
     Exits 1 when a count check fails (a mention lost or done twice, a send without an
     approval or an approval without a send).
     """
-    from brandcare.bench_load import LoadBenchError, run_load_benchmark
-    from brandcare.bench_load_report import LoadOptions
+    from brandcare.bench.load import LoadBenchError, run_load_benchmark
+    from brandcare.bench.load_report import LoadOptions
 
     # The report is the output: thousands of INFO lines (one per approval) would bury it.
     logs.configure("WARNING", Settings().log_format)
@@ -184,7 +184,7 @@ def bench_drafts(
     ),
 ) -> None:
     """Retrieval drafts against template drafts, scored against the real agents' replies."""
-    from brandcare.bench_drafts import run_drafts_benchmark, run_search_benchmark
+    from brandcare.bench.drafts import run_drafts_benchmark, run_search_benchmark
     from sentiment.data import DatasetMissingError, shared_dir
 
     load_settings()

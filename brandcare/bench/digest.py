@@ -91,7 +91,7 @@ def _database(kind: str, postgres: str | None) -> Iterator[str]:
             yield f"sqlite:///{Path(tmp) / 'digest.db'}"
         return
     assert postgres is not None
-    from brandcare.bench_servers import throwaway_database
+    from brandcare.bench.servers import throwaway_database
 
     with throwaway_database(postgres) as url:
         yield url

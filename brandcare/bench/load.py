@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.bench_load_report import (
+from brandcare.bench.load_report import (
     CpuShare,
     LoadOptions,
     LoadRun,
@@ -38,9 +38,9 @@ from brandcare.bench_load_report import (
     count_checks,
     report,
 )
-from brandcare.bench_pipeline import prepare, write_stream
-from brandcare.bench_procs import ProcessWatch
-from brandcare.bench_servers import (
+from brandcare.bench.pipeline import prepare, write_stream
+from brandcare.bench.procs import ProcessWatch
+from brandcare.bench.servers import (
     deployment_env,
     flush_redis,
     spawn_cli,

@@ -153,7 +153,7 @@ def run_embedded(n: int, workdir: Path) -> Run:
 
 def run_servers(n: int, workdir: Path, postgres: str, redis: str, processes: int) -> Run:
     """PostgreSQL + Redis with ``processes`` Dramatiq worker processes and the scheduler."""
-    from brandcare.bench_servers import (
+    from brandcare.bench.servers import (
         deployment_env,
         flush_redis,
         spawn_cli,

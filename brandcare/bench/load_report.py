@@ -1,6 +1,6 @@
 """What ``brandcare bench load`` measured, as a side-by-side table and as JSON.
 
-Kept apart from the run itself (``bench_load``): these are plain values, and the
+Kept apart from the run itself (``bench.load``): these are plain values, and the
 table and the result file must show the same numbers.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from brandcare.bench_procs import TreeUsage
+from brandcare.bench.procs import TreeUsage
 
 
 @dataclass(frozen=True, slots=True)
