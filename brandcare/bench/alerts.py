@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brandcare.spikes import SLOTS_PER_DAY, DetectorConfig, SpikeState, slot_of, step
+from brandcare.insights.spikes import SLOTS_PER_DAY, DetectorConfig, SpikeState, slot_of, step
 
 START = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # a Monday
 DAYS = 30

@@ -1,7 +1,7 @@
 """Spike alerts over the database: judge the last window, keep one alert per spike, notify.
 
 Per brand, and per issue within it, the last complete 15-minute window of negative
-mentions is judged by ``brandcare.spikes`` against the brand's history. A spike opens
+mentions is judged by ``brandcare.insights.spikes`` against the brand's history. A spike opens
 one ``alert`` row and notifies the brand's channels; while it lasts the same row is
 updated (and notified again only if it escalates); when it ends the row resolves and
 the channels hear so. A check is idempotent: a window already judged for a key is not
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare import metrics
 from brandcare.insights.notify import SEVERITIES, Delivery, Notifier
-from brandcare.spikes import (
+from brandcare.insights.spikes import (
     SLOTS_PER_DAY,
     WINDOW_SECONDS,
     Decision,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from brandcare.spikes import (
+from brandcare.insights.spikes import (
     SLOTS_PER_DAY,
     SLOTS_PER_WEEK,
     DetectorConfig,

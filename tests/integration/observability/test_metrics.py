@@ -15,8 +15,8 @@ from sqlalchemy import func, select, update
 from brandcare import metrics_http, tasks
 from brandcare.config import Settings
 from brandcare.insights import alerts
+from brandcare.insights.spikes import start_of
 from brandcare.queue import setup_broker
-from brandcare.spikes import start_of
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import AlertRow, BrandRow, DraftRow, MentionRow
 from brandcare.web import create_app

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.insights import alerts
 from brandcare.insights.notify import Channel, Notifier
-from brandcare.spikes import start_of
+from brandcare.insights.spikes import start_of
 from brandcare.store.models import AlertRow, BrandRow
 from tests.integration.store.helpers import add_scored
 
