@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare import metrics
 from brandcare.credentials import Purpose, Use
 from brandcare.memory import ReplyMemory, Request
+from brandcare.ops import metrics
 from brandcare.sources import SourceLookup
 from brandcare.store import memory as reply_memory
 from brandcare.store import queries, transaction

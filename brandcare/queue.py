@@ -14,21 +14,13 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
+from brandcare.ops.logs import redact_url
+
 log = logging.getLogger(__name__)
 
 
 class BrokerConfigError(ValueError):
     """The broker URL names a scheme we do not support."""
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for logs."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -47,11 +39,11 @@ def make_broker(url: str | None) -> dramatiq.Broker:
         broker = RabbitmqBroker(url=url)
     else:
         raise BrokerConfigError(
-            f"unsupported broker URL {redact(url)!r}: use redis://..., amqp://... "
+            f"unsupported broker URL {redact_url(url)!r}: use redis://..., amqp://... "
             "or leave BRANDCARE_BROKER_URL unset for the in-process broker"
         )
     broker.add_middleware(CurrentMessage())
-    log.info("broker: %s", type(broker).__name__ if not url else redact(url))
+    log.info("broker: %s", type(broker).__name__ if not url else redact_url(url))
     return broker
 
 

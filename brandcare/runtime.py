@@ -12,7 +12,7 @@ import logging
 import threading
 
 from brandcare.config import Settings
-from brandcare.layout import ScoringLayout, scoring_layout
+from brandcare.ops.layout import ScoringLayout, scoring_layout
 from brandcare.pipeline import Pipeline, Prices
 from brandcare.sources import Sources
 from brandcare.store import make_engine, session_factory

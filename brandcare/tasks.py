@@ -11,7 +11,8 @@ import time
 
 import dramatiq
 
-from brandcare import metrics, runtime
+from brandcare import runtime
+from brandcare.ops import metrics
 from listener.errors import RateLimited
 from responders.sender import SendStatus
 

@@ -11,8 +11,9 @@ import logging
 import os
 import sys
 
-from brandcare import layout, logs, metrics_http, runtime
+from brandcare import runtime
 from brandcare.config import Settings
+from brandcare.ops import layout, logs, metrics_http
 from brandcare.queue import setup_broker
 
 settings = Settings()

@@ -187,7 +187,7 @@ def bare_scorer_rate(n: int, workdir: Path, lanes: int = 1) -> float:
     of one thread fed at once (the pipeline's own layout, ``runtime.scoring_layout``)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from brandcare.layout import usable_cores
+    from brandcare.ops.layout import usable_cores
     from sentiment.torch_thread import TorchThreadScorer
     from sentiment.transformer import TransformerScorer
 
@@ -223,7 +223,7 @@ def run_pipeline_benchmark(
 ) -> str:
     """Every configuration, as the printed report."""
     from brandcare.config import Settings
-    from brandcare.layout import scoring_layout, usable_cores
+    from brandcare.ops.layout import scoring_layout, usable_cores
 
     lanes = scoring_layout(Settings(), worker_threads=2).lanes
     layouts = [(1, f"bare scorer, 1 lane x {usable_cores()} threads")]

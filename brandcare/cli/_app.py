@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from brandcare import logs
 from brandcare.config import Settings
+from brandcare.ops import logs
 
 app = typer.Typer(
     help="brandcare: open-source social care. Listen, score, draft, approve, send.",

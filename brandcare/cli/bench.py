@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from brandcare import logs
 from brandcare.cli._app import bench_app, fail, load_settings, model_dir, repo_build
 from brandcare.config import Settings
+from brandcare.ops import logs
 
 
 @bench_app.command("score")

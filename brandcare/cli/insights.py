@@ -23,7 +23,7 @@ def health(
     ] = False,
 ) -> None:
     """Check the database (and its schema), the broker and the model; exit 1 if not ok."""
-    from brandcare import health as checks
+    from brandcare.ops import health as checks
 
     results = checks.run(load_settings(), work=pipeline)
     for c in results:
@@ -45,7 +45,7 @@ def digest(
     """A brand's sentiment digest for the last day or week, against the one before."""
     from brandcare.insights import digest as digests
     from brandcare.insights import mail, render
-    from brandcare.queue import redact
+    from brandcare.ops.logs import redact_url
     from brandcare.store import make_engine, session_factory, transaction
 
     settings = load_settings()
@@ -60,7 +60,7 @@ def digest(
         raise fail(str(exc), 2) from exc
     except DBAPIError as exc:
         raise fail(
-            f"cannot read {redact(settings.database_url)}: {exc.orig}; "
+            f"cannot read {redact_url(settings.database_url)}: {exc.orig}; "
             "is BRANDCARE_DATABASE_URL right, and was `brandcare migrate` run?"
         ) from exc
     out.mkdir(parents=True, exist_ok=True)

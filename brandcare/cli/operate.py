@@ -106,7 +106,8 @@ def run(
     import datetime as dt
     import time
 
-    from brandcare import credentials, metrics_http, runtime
+    from brandcare import credentials, runtime
+    from brandcare.ops import metrics_http
     from brandcare.queue import setup_broker
     from brandcare.schedule import Enqueue, Scheduler
 
@@ -178,7 +179,7 @@ def worker(
 
     # Dramatiq forks the processes; each reads its scoring lanes from the environment,
     # fitted here where the number of processes sharing the cores is known.
-    from brandcare.layout import QUEUES_ENV, scoring_layout
+    from brandcare.ops.layout import QUEUES_ENV, scoring_layout
 
     layout = scoring_layout(settings, processes=processes, worker_threads=threads)
     os.environ["BRANDCARE_SCORE_LANES"] = str(layout.lanes)
@@ -200,14 +201,14 @@ def worker(
         os.environ[QUEUES_ENV] = queues
     metrics_port = metrics_port or settings.metrics_port
     if metrics_port:
-        from brandcare import metrics_http
+        from brandcare.ops import metrics_http
 
         try:
             metrics_http.check_exposure(settings.metrics_host, metrics_http.token_of(settings))
         except metrics_http.MetricsExposureError as exc:
             raise fail(str(exc)) from exc
         os.environ.update(metrics_http.worker_environment(metrics_port))
-        args += ["--fork-function", "brandcare.metrics_http:serve_workers"]
+        args += ["--fork-function", "brandcare.ops.metrics_http:serve_workers"]
     os.execv(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
 
 

@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare import metrics
 from brandcare.insights.notify import SEVERITIES, Delivery, Notifier
 from brandcare.insights.spikes import (
     SLOTS_PER_DAY,
@@ -35,6 +34,7 @@ from brandcare.insights.spikes import (
     start_of,
     step,
 )
+from brandcare.ops import metrics
 from brandcare.store import aggregates, transaction
 from brandcare.store.models import AlertRow, BrandRow, MentionRow, ScoreRow, utcnow
 

@@ -80,7 +80,7 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
         503; names and timings only (the details, which may hold hosts, stay in logs)."""
         from fastapi.responses import JSONResponse
 
-        from brandcare import health
+        from brandcare.ops import health
 
         results = health.run(settings)
         for c in results:

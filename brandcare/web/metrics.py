@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from brandcare import metrics_http
 from brandcare.config import Settings
+from brandcare.ops import metrics_http
 
 router = APIRouter()
 

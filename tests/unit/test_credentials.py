@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from brandcare import credentials, logs
+from brandcare import credentials
 from brandcare.config import ProfileSecrets, Settings
 from brandcare.credentials import MissingCredentialsError, Purpose, Use
+from brandcare.ops import logs
 from brandcare.profile_env import (
     PROFILE_FIELD,
     PROFILE_SETTINGS,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from brandcare import layout
 from brandcare.config import Settings
-from brandcare.layout import ScoringLayout, loads_model, scoring_layout
+from brandcare.ops import layout
+from brandcare.ops.layout import ScoringLayout, loads_model, scoring_layout
 
 
 def _on(monkeypatch: pytest.MonkeyPatch, n: int) -> None:

@@ -20,8 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from brandcare import metrics_http, runtime
+from brandcare import runtime
 from brandcare.config import Settings
+from brandcare.ops import metrics_http
 from brandcare.pipeline import Pipeline
 from brandcare.setup import QuerySpec
 from brandcare.store import migrate, transaction

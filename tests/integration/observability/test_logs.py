@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from brandcare import logs
 from brandcare.insights.notify import Channel, Notifier
-from brandcare.logs import JsonFormatter
+from brandcare.ops import logs
+from brandcare.ops.logs import JsonFormatter
 from brandcare.store import queries, transaction
 from brandcare.store.models import DraftRow
 from listener.errors import AuthError

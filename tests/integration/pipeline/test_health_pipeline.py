@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from brandcare import health
 from brandcare.cli import app as cli
 from brandcare.config import Settings
+from brandcare.ops import health
 from brandcare.setup import QuerySpec
 from brandcare.store import transaction
 from brandcare.store.models import QueryRow

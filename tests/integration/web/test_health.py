@@ -7,9 +7,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from brandcare import health
 from brandcare.cli import app as cli
 from brandcare.config import Settings
+from brandcare.ops import health
 from brandcare.web import create_app
 from tests.integration.web.conftest import Site
 from tests.servers import RABBITMQ_URL, REDIS_URL, require_port

@@ -1,7 +1,7 @@
 """Whether and how a process scores: lanes (forward passes at once), torch threads per lane.
 
 Its own module, light on imports: ``brandcare worker`` fits the layout before Dramatiq
-forks, and must not declare the metrics (``brandcare.metrics``) before their shared
+forks, and must not declare the metrics (``brandcare.ops.metrics``) before their shared
 folder is set up.
 """
 

@@ -5,7 +5,7 @@ Two kinds, because they live in different places:
 - **Counters and histograms** (``brandcare_mentions_fetched_total``, ...) count events
   at the stage boundaries in the process where they happen. A Dramatiq worker process
   only knows its own; ``brandcare worker`` runs its processes in prometheus_client's
-  multiprocess mode so one endpoint sums them (see ``brandcare.metrics_http``).
+  multiprocess mode so one endpoint sums them (see ``brandcare.ops.metrics_http``).
 - **Gauges of the backlog** (``brandcare_queue_depth``, ...) are the database's state,
   read by ``DatabaseCollector`` on each scrape, so they are right whichever process
   did the work, and survive restarts. Only the scheduler's and the web's endpoints

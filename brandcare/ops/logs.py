@@ -72,6 +72,16 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+def redact_url(url: str) -> str:
+    """The URL with any password replaced (its user kept), for logs and messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
 #: Apprise schemes whose host is a real host name; other schemes often carry a token
 #: there (``tgram://BOT_TOKEN/chat``, ``pover://USER@TOKEN``).
 _HOST_SCHEMES = frozenset(

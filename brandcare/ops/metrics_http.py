@@ -70,7 +70,7 @@ def registry(
     """
     # Imported late: declaring the metrics writes files in multiprocess mode, and
     # `brandcare worker` must set its folder up before anything does.
-    from brandcare.metrics import DatabaseCollector
+    from brandcare.ops.metrics import DatabaseCollector
 
     found = CollectorRegistry()
     if multiprocess():

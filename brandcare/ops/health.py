@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from brandcare.config import Settings
-from brandcare.queue import redact
+from brandcare.ops.logs import redact_url
 from brandcare.store import backlog, make_engine, migrate, session_factory
 
 
@@ -48,7 +48,7 @@ def _database(settings: Settings) -> tuple[bool, str]:
     current, head = migrate.current(settings.database_url), migrate.head()
     if current != head:
         return False, f"schema at {current or 'none'}, code needs {head}: run `brandcare migrate`"
-    return True, f"{redact(settings.database_url).split('?')[0]} at revision {head}"
+    return True, f"{redact_url(settings.database_url).split('?')[0]} at revision {head}"
 
 
 def _broker(settings: Settings) -> tuple[bool, str]:
@@ -59,13 +59,13 @@ def _broker(settings: Settings) -> tuple[bool, str]:
         import redis
 
         redis.Redis.from_url(url, socket_connect_timeout=5).ping()
-        return True, redact(url)
+        return True, redact_url(url)
     if url.startswith(("amqp://", "amqps://")):
         import pika  # type: ignore[import-untyped]
 
         pika.BlockingConnection(pika.URLParameters(url)).close()
-        return True, redact(url)
-    return False, f"unsupported broker URL {redact(url)}"
+        return True, redact_url(url)
+    return False, f"unsupported broker URL {redact_url(url)}"
 
 
 def _model(settings: Settings) -> tuple[bool, str]:
