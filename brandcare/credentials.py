@@ -3,7 +3,7 @@
 A brand may name a profile (``BrandRow.credentials``, set by ``brandcare setup`` from
 the brands file); the profile's secrets come only from the environment, as the
 deployment-wide variables with ``__<PROFILE>`` appended (``X_BEARER_TOKEN__ACME``,
-see ``brandcare.profile_env``). A brand without a profile uses the deployment-wide
+see ``brandcare.config.profile_env``). A brand without a profile uses the deployment-wide
 variables. A named profile never borrows a missing value from them: a reply posted
 with the deployment-wide keys would go out from another brand's account, which is
 the one mistake this module exists to prevent, so an incomplete profile fails that
@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from brandcare.config import ProfileSecrets, Settings
-from brandcare.profile_env import PROFILE_SETTINGS, variable
+from brandcare.config.profile_env import PROFILE_SETTINGS, variable
 from listener.errors import AuthError
 
 #: Platforms whose sources take credentials; the others (replay, scripted) need none.

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from brandcare.profile_env import PROFILE_NAME_CHARS, is_profile_name
+from brandcare.config.profile_env import PROFILE_NAME_CHARS, is_profile_name
 from brandcare.store.models import BrandRow, QueryRow
 
 

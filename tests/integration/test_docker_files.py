@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from brandcare.config import Settings
-from brandcare.profile_env import PROFILE_SETTINGS, is_profile_name
+from brandcare.config.profile_env import PROFILE_SETTINGS, is_profile_name
 from tests.conftest import REPO, unavailable
 
 DOCKER = REPO / "docker"
@@ -271,7 +271,7 @@ def test_every_brandcare_name_in_the_docker_files_is_a_setting() -> None:
     # A profile's variable is known when what it stands for is a setting that takes one.
     named = {profile_variable_base(n) or n for n in named}
     unknown = sorted(named - known)
-    assert not unknown, f"not settings in brandcare/config.py: {unknown}"
+    assert not unknown, f"not settings in brandcare/config/settings.py: {unknown}"
 
 
 def test_the_env_example_shows_one_profile_with_every_variable_a_profile_takes() -> None:

@@ -8,15 +8,15 @@ import pytest
 
 from brandcare import credentials
 from brandcare.config import ProfileSecrets, Settings
-from brandcare.credentials import MissingCredentialsError, Purpose, Use
-from brandcare.ops import logs
-from brandcare.profile_env import (
+from brandcare.config.profile_env import (
     PROFILE_FIELD,
     PROFILE_SETTINGS,
     ProfileNameError,
     parse_variable,
     variable,
 )
+from brandcare.credentials import MissingCredentialsError, Purpose, Use
+from brandcare.ops import logs
 from brandcare.sources import Sources
 from listener.errors import AuthError
 from listener.fake import ScriptedSource

@@ -329,7 +329,7 @@ def test_brands_on_one_reddit_app_share_its_allowance_and_an_app_of_its_own_has_
     sessions,  # type: ignore[no-untyped-def]
 ) -> None:
     from brandcare import credentials
-    from brandcare.profile_env import PROFILE_FIELD
+    from brandcare.config.profile_env import PROFILE_FIELD
     from brandcare.schedule import Enqueue, Scheduler
 
     settings = Settings(**{PROFILE_FIELD: {

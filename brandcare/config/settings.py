@@ -17,7 +17,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from brandcare.profile_env import PROFILE_FIELD, ProfileVariables
+from brandcare.config.profile_env import PROFILE_FIELD, ProfileVariables
 
 
 class ProfileSecrets(BaseModel):
