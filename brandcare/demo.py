@@ -19,12 +19,12 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from brandcare import runtime
+from brandcare.brands.setup import apply_brands, load_brands
+from brandcare.brands.sources import sample_dir
 from brandcare.config import Settings
 from brandcare.queue import setup_broker
 from brandcare.reports import queue_lines
 from brandcare.schedule import Enqueue, Scheduler
-from brandcare.setup import apply_brands, load_brands
-from brandcare.sources import sample_dir
 from brandcare.store import migrate, queries, transaction
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ReplyRow
 

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcare.brands.voice import voice_of
 from brandcare.conversations import brand_index, find_brand
 from brandcare.memory import ReplyMemory, Request
-from brandcare.pipeline import voice_of
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow
 from listener.base import Author, Mention

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.credentials import Purpose, Use
+from brandcare.brands.credentials import Purpose, Use
+from brandcare.brands.sources import SourceLookup
+from brandcare.brands.voice import voice_of
 from brandcare.memory import ReplyMemory, Request
 from brandcare.ops import metrics
-from brandcare.sources import SourceLookup
 from brandcare.store import memory as reply_memory
 from brandcare.store import queries, transaction
 from brandcare.store.models import (
@@ -39,7 +40,7 @@ from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
 from responders.policy import Action, Decision, Thresholds, decide
 from responders.retrieval import Adapted
 from responders.sender import SendOutcome, SendStatus, check_sent, send_once
-from responders.voice import Voice, VoiceError
+from responders.voice import Voice
 from sentiment.base import Embedder, Scorer, Scores, Sentiment, SentimentProbs
 from sentiment.signals import find_signals
 from sentiment.text import clean_text
@@ -143,20 +144,6 @@ def scores_from_row(row: ScoreRow, text: str) -> tuple[Scores, Decision]:
         reasons=tuple(row.reasons),
     )
     return scores, decision
-
-
-def voice_of(brand: BrandRow) -> Voice:
-    """The brand's reply voice from its settings, falling back to plain defaults."""
-    settings = {k: v for k, v in (brand.voice or {}).items() if v is not None}
-    products = tuple(settings.pop("products", ()) or ())
-    try:
-        return Voice(brand=brand.name, products=products, **settings)
-    except (TypeError, VoiceError) as exc:
-        log.warning("brand %s has an invalid voice (%s); using the default voice", brand.slug, exc)
-    try:
-        return Voice(brand=brand.name)
-    except VoiceError:  # a name no reply may carry (a control character)
-        return Voice(brand=brand.slug)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ import datetime as dt
 import logging
 import threading
 
+from brandcare.brands.sources import Sources
 from brandcare.config import Settings
 from brandcare.ops.layout import ScoringLayout, scoring_layout
 from brandcare.pipeline import Pipeline, Prices
-from brandcare.sources import Sources
 from brandcare.store import make_engine, session_factory
 from listener.base import Source
 from sentiment.base import Scorer

@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.setup import BrandSpec, QuerySpec, apply_brands
-from brandcare.sources import sample_dir
+from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
+from brandcare.brands.sources import sample_dir
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import DraftRow, MentionRow
 

@@ -25,7 +25,7 @@ def migrate() -> None:
 @app.command()
 def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, queries")]) -> None:
     """Create or update brands and their queries from a file (idempotent)."""
-    from brandcare.setup import SetupError, apply_brands, load_brands
+    from brandcare.brands.setup import SetupError, apply_brands, load_brands
     from brandcare.store import make_engine, session_factory, transaction
 
     settings = load_settings()
@@ -106,7 +106,8 @@ def run(
     import datetime as dt
     import time
 
-    from brandcare import credentials, runtime
+    from brandcare import runtime
+    from brandcare.brands import credentials
     from brandcare.ops import metrics_http
     from brandcare.queue import setup_broker
     from brandcare.schedule import Enqueue, Scheduler

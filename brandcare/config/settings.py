@@ -24,7 +24,7 @@ class ProfileSecrets(BaseModel):
     """One credentials profile's platform secrets (``X_API_KEY__ACME`` and the like).
 
     Field names are the deployment-wide settings' names, so one profile and the
-    deployment-wide variables are read the same way (``brandcare.credentials``).
+    deployment-wide variables are read the same way (``brandcare.brands.credentials``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

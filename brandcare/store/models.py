@@ -133,7 +133,7 @@ class BrandRow(Base):
     #: ("22:00-07:00" in UTC). Channels (URLs with secrets) come from the environment.
     alerting: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The credentials profile whose platform keys this brand reads and posts with
-    #: (``X_API_KEY__<PROFILE>``...; ``brandcare.credentials``); None: the
+    #: (``X_API_KEY__<PROFILE>``...; ``brandcare.brands.credentials``); None: the
     #: deployment-wide keys. A name, never a secret.
     credentials: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

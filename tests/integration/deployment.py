@@ -28,7 +28,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.setup import BrandSpec, apply_brands
+from brandcare.brands.setup import BrandSpec, apply_brands
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import DraftRow, MentionRow, ScoreRow
 from tests.conftest import REPO, unavailable

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.setup import BrandSpec, apply_brands
+from brandcare.brands.setup import BrandSpec, apply_brands
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import MentionRow
 from listener import _common

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from brandcare import credentials
+from brandcare.brands import credentials
+from brandcare.brands.credentials import MissingCredentialsError, Purpose, Use
+from brandcare.brands.sources import Sources
 from brandcare.config import ProfileSecrets, Settings
 from brandcare.config.profile_env import (
     PROFILE_FIELD,
@@ -15,9 +17,7 @@ from brandcare.config.profile_env import (
     parse_variable,
     variable,
 )
-from brandcare.credentials import MissingCredentialsError, Purpose, Use
 from brandcare.ops import logs
-from brandcare.sources import Sources
 from listener.errors import AuthError
 from listener.fake import ScriptedSource
 from listener.reddit import RedditSource

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from brandcare.setup import BrandSpec, QuerySpec
+from brandcare.brands.setup import BrandSpec, QuerySpec
 from brandcare.store import transaction
 from brandcare.store.models import QueryRow
 from tests.fakes.fake_api import Fault

@@ -21,10 +21,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from brandcare import runtime
+from brandcare.brands.setup import QuerySpec
 from brandcare.config import Settings
 from brandcare.ops import metrics_http
 from brandcare.pipeline import Pipeline
-from brandcare.setup import QuerySpec
 from brandcare.store import migrate, transaction
 from brandcare.store.models import QueryRow
 from brandcare.web import create_app

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 from sqlalchemy import select
 
-from brandcare.setup import BrandSpec, QuerySpec, apply_brands
+from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import QueryRow
 from tests.conftest import REPO

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
+from brandcare.brands.sources import Sources
 from brandcare.config import Settings
 from brandcare.pipeline import Pipeline
-from brandcare.setup import BrandSpec, QuerySpec, apply_brands
-from brandcare.sources import Sources
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Author, Mention
@@ -328,7 +328,7 @@ def test_the_brands_file_refuses_a_profile_no_variable_could_name(name: str) -> 
 def test_brands_on_one_reddit_app_share_its_allowance_and_an_app_of_its_own_has_its_own(
     sessions,  # type: ignore[no-untyped-def]
 ) -> None:
-    from brandcare import credentials
+    from brandcare.brands import credentials
     from brandcare.config.profile_env import PROFILE_FIELD
     from brandcare.schedule import Enqueue, Scheduler
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from brandcare.setup import BrandSpec, QuerySpec
+from brandcare.brands.setup import BrandSpec, QuerySpec
 from tests.integration.deployment import Deployment, postgres_brands, write_replay
 from tests.servers import RABBITMQ_URL, REDIS_URL, require_port
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from brandcare.brands.setup import QuerySpec
 from brandcare.cli import app as cli
 from brandcare.config import Settings
 from brandcare.ops import health
-from brandcare.setup import QuerySpec
 from brandcare.store import transaction
 from brandcare.store.models import QueryRow
 from listener.fake import ScriptedSource, make_mention

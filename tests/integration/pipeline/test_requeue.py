@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from brandcare.brands.credentials import MissingCredentialsError
 from brandcare.config import Settings
-from brandcare.credentials import MissingCredentialsError
 from brandcare.pipeline import Pipeline, mention_value
 from brandcare.requeue import RequeueRefused, requeue, requeue_draft
 from brandcare.review import ReviewError, approve_draft

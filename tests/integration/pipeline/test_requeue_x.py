@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from brandcare import runtime
+from brandcare.brands.credentials import Purpose, Use
+from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
+from brandcare.brands.sources import Sources
 from brandcare.cli import app as cli
 from brandcare.config import Settings
-from brandcare.credentials import Purpose, Use
 from brandcare.pipeline import Pipeline
 from brandcare.requeue import RequeueRefused, requeue
 from brandcare.review import ReviewError
-from brandcare.setup import BrandSpec, QuerySpec, apply_brands
-from brandcare.sources import Sources
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import DraftRow, EventRow, QueryRow, ReplyRow
 from listener.base import Author, Mention

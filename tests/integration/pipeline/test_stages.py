@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from brandcare.setup import QuerySpec
+from brandcare.brands.setup import QuerySpec
 from brandcare.store import queries, transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Page

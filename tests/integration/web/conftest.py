@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from brandcare import runtime, users
+from brandcare.brands.setup import QuerySpec
 from brandcare.config import Settings
 from brandcare.pipeline import Pipeline
-from brandcare.setup import QuerySpec
 from brandcare.store import migrate, transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow
 from brandcare.web import create_app

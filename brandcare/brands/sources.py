@@ -1,6 +1,6 @@
 """Platform sources built from settings, once per process per platform and credentials.
 
-A brand's credentials profile picks whose keys a source holds (``brandcare.credentials``),
+A brand's credentials profile picks whose keys a source holds (``brandcare.brands.credentials``),
 so there is one X source per X account in use, one Reddit source per Reddit login: a
 reply always goes out through a source built with its own brand's keys.
 """
@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from brandcare import credentials
+from brandcare.brands import credentials
+from brandcare.brands.credentials import Purpose, Use
 from brandcare.config import Settings
-from brandcare.credentials import Purpose, Use
 from listener.base import Source
 from listener.registry import build_source
 
