@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.brands.sources import SourceLookup
 from brandcare.brands.voice import voice_of
-from brandcare.memory import ReplyMemory, Request
 from brandcare.ops import metrics
+from brandcare.replies.memory import ReplyMemory, Request
 from brandcare.store import memory as reply_memory
 from brandcare.store import queries, transaction
 from brandcare.store.models import (

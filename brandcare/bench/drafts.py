@@ -33,9 +33,10 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.conversations import Conversation, as_json, import_conversations, load_file
-from brandcare.drafting_io import DraftRequest, draft_records
-from brandcare.memory import ReplyMemory, embedding_text, past_reply
+from brandcare.contracts import DraftRequest
+from brandcare.replies.conversations import Conversation, as_json, import_conversations, load_file
+from brandcare.replies.drafting import draft_records
+from brandcare.replies.memory import ReplyMemory, embedding_text, past_reply
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import BrandRow, ReplyMemoryRow
 from listener.base import Author, Mention

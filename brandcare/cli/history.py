@@ -21,9 +21,9 @@ def import_conversations(
     ] = False,
 ) -> None:
     """Seed reply memory with past mention -> reply pairs (importing twice stores once)."""
-    from brandcare.conversations import import_conversations as run_import
-    from brandcare.conversations import load_file
-    from brandcare.scoring_io import MalformedInputError
+    from brandcare.contracts import MalformedInputError
+    from brandcare.replies.conversations import import_conversations as run_import
+    from brandcare.replies.conversations import load_file
     from brandcare.store import make_engine, migrate, session_factory, transaction
 
     settings = load_settings()

@@ -24,7 +24,7 @@ def score(
     batch: Annotated[int, typer.Option(help="lines read and scored at a time")] = 2048,
 ) -> None:
     """Score mentions: one JSON line out per line in (see DESIGN.md for the contract)."""
-    from brandcare.scoring_io import MalformedInputError, parse_lines, score_records
+    from brandcare.contracts import MalformedInputError, parse_lines, score_records
 
     settings = load_settings()
     try:
@@ -300,8 +300,8 @@ def draft(
     ] = None,
 ) -> None:
     """Draft replies: one JSON line out per mention in ({id, draft, based_on, skip_reason})."""
-    from brandcare.drafting_io import DRAFT_SHAPE, DraftRequest, draft_records
-    from brandcare.scoring_io import MalformedInputError, parse_requests
+    from brandcare.contracts import DRAFT_SHAPE, DraftRequest, MalformedInputError, parse_requests
+    from brandcare.replies.drafting import draft_records
     from brandcare.store import make_engine, migrate, session_factory
 
     settings = load_settings()

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from brandcare.scoring_io import MalformedInputError, parse_lines, score_records
+from brandcare.contracts import MalformedInputError, parse_lines, score_records
 from responders.policy import decide
 from sentiment.base import ISSUES, Scores, Sentiment
 from sentiment.text import MAX_CHARS

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from brandcare.scoring_io import MalformedInputError, parse_lines, score_records
+from brandcare.contracts import MalformedInputError, parse_lines, score_records
 from sentiment.base import Scores, Sentiment, SentimentProbs
 from tests.contract import SCORE_KEYS
 

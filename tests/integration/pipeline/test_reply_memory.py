@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from brandcare import review
 from brandcare.brands.setup import QuerySpec
 from brandcare.cli import app as cli
-from brandcare.conversations import import_conversations, load_file
+from brandcare.replies.conversations import import_conversations, load_file
 from brandcare.store import memory as store
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyMemoryRow

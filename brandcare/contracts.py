@@ -1,5 +1,8 @@
-"""The JSON Lines contract of ``brandcare score`` (see DESIGN.md), at the edge of the app.
+"""The JSON Lines contracts other tools rely on (see DESIGN.md), at the edge of the app.
 
+``brandcare score`` reads ``ScoreRequest`` lines and writes ``score_records``;
+``brandcare draft`` reads ``DraftRequest`` lines (its drafts: ``replies.drafting``);
+``brandcare import conversations`` validates its lines here too (``parse_requests``).
 Input lines are validated before anything is scored, so a malformed file produces no
 partial output: the command reports every bad line (up to a limit) and exits 2.
 """
@@ -18,6 +21,10 @@ from sentiment.base import Scorer
 
 MAX_REPORTED_ERRORS = 10
 SCORE_SHAPE = '{"id": <string or integer>, "text": <string>}'
+DRAFT_SHAPE = (
+    '{"id": <string or integer>, "text": <string>, "brand": <string>, '
+    '"author": <string>, "platform": "twitter"|"reddit"}'
+)
 
 
 class ScoreRequest(BaseModel):
@@ -27,6 +34,20 @@ class ScoreRequest(BaseModel):
 
     id: StrictStr | StrictInt
     text: StrictStr
+    followers: StrictInt | None = Field(default=None, ge=0)
+
+
+class DraftRequest(BaseModel):
+    """One input line of ``brandcare draft``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: StrictStr | StrictInt
+    text: StrictStr
+    brand: StrictStr = Field(min_length=1)
+    author: StrictStr = ""
+    author_name: StrictStr = ""
+    platform: StrictStr = "twitter"
     followers: StrictInt | None = Field(default=None, ge=0)
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from brandcare.scoring_io import parse_requests
+from brandcare.contracts import parse_requests
 from brandcare.store import memory as store
 from brandcare.store.models import BrandRow, QueryRow
 

@@ -1,13 +1,13 @@
-"""The JSON Lines contract of ``brandcare draft``: mentions in, one draft per line out.
+"""Drafting for ``brandcare draft`` (JSON Lines): mentions in, one draft per line out.
 
-Input lines are ``{"id", "text", "brand", "author", "platform"}`` (``author`` and
-``platform`` optional; ``author_name`` optional too), validated like ``brandcare score``'s
-before anything is drafted. Each output line is ``{"id", "draft", "based_on",
-"skip_reason"}``: ``draft`` is null when the mention should be skipped (trolling, or
-nothing to answer) and ``skip_reason`` says why; ``based_on`` describes the remembered
-reply the draft adapted, or is null for a template draft. The pipeline drafts the same
-way (policy, then reply memory, then templates), so other tools can evaluate drafts
-through this command.
+Input lines (``contracts.DraftRequest``) are ``{"id", "text", "brand", "author",
+"platform"}`` (``author`` and ``platform`` optional; ``author_name`` optional too),
+validated like ``brandcare score``'s before anything is drafted. Each output line is
+``{"id", "draft", "based_on", "skip_reason"}``: ``draft`` is null when the mention
+should be skipped (trolling, or nothing to answer) and ``skip_reason`` says why;
+``based_on`` describes the remembered reply the draft adapted, or is null for a
+template draft. The pipeline drafts the same way (policy, then reply memory, then
+templates), so other tools can evaluate drafts through this command.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.brands.voice import voice_of
-from brandcare.conversations import brand_index, find_brand
-from brandcare.memory import ReplyMemory, Request
+from brandcare.contracts import DraftRequest
+from brandcare.replies.conversations import brand_index, find_brand
+from brandcare.replies.memory import ReplyMemory, Request
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow
 from listener.base import Author, Mention
@@ -32,25 +32,6 @@ from responders.policy import Action, decide
 from responders.retrieval import Adapted
 from responders.voice import Voice
 from sentiment.base import Embedder, Scorer
-
-DRAFT_SHAPE = (
-    '{"id": <string or integer>, "text": <string>, "brand": <string>, '
-    '"author": <string>, "platform": "twitter"|"reddit"}'
-)
-
-
-class DraftRequest(BaseModel):
-    """One input line of ``brandcare draft``."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: StrictStr | StrictInt
-    text: StrictStr
-    brand: StrictStr = Field(min_length=1)
-    author: StrictStr = ""
-    author_name: StrictStr = ""
-    platform: StrictStr = "twitter"
-    followers: StrictInt | None = Field(default=None, ge=0)
 
 
 @dataclass(frozen=True, slots=True)
