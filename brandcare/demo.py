@@ -18,13 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import func, select
 
-from brandcare import runtime
 from brandcare.brands.setup import apply_brands, load_brands
 from brandcare.brands.sources import sample_dir
 from brandcare.config import Settings
-from brandcare.queue import setup_broker
+from brandcare.pipeline import runtime
+from brandcare.pipeline.queue import setup_broker
+from brandcare.pipeline.schedule import Enqueue, Scheduler
 from brandcare.reports import queue_lines
-from brandcare.schedule import Enqueue, Scheduler
 from brandcare.store import migrate, queries, transaction
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ReplyRow
 
@@ -61,7 +61,7 @@ def run_demo(
     pipeline = runtime.configure(settings)
     from dramatiq import Worker
 
-    from brandcare import tasks
+    from brandcare.pipeline import tasks
 
     with transaction(pipeline.sessions) as s:
         apply_brands(s, load_brands(sample_dir() / "demo_brands.json"))

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brandcare import runtime
 from brandcare.config import Settings
-from brandcare.pipeline import Pipeline, send_target
+from brandcare.pipeline import runtime
+from brandcare.pipeline.stages import Pipeline, send_target
 from brandcare.review import ReviewError, send_approved
 from brandcare.store import inbox, queries, transaction
 from brandcare.store.models import DraftRow

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare import runtime
 from brandcare.config import Settings
+from brandcare.pipeline import runtime
 from brandcare.store import inbox, queries, transaction
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ScoreRow, utcnow
 from responders.approval import (
@@ -208,10 +208,10 @@ def _sessions(settings: Settings) -> sessionmaker[Session]:
 def send_approved(settings: Settings, draft_id: int) -> str:
     """Send an approved draft: through the broker when there is one, else right here."""
     if settings.broker_url:
-        from brandcare.queue import use_broker
+        from brandcare.pipeline.queue import use_broker
 
         use_broker(settings.broker_url)
-        from brandcare import tasks
+        from brandcare.pipeline import tasks
 
         tasks.send_draft.send(draft_id)
         return "queued for sending"

@@ -11,10 +11,10 @@ import logging
 import os
 import sys
 
-from brandcare import runtime
 from brandcare.config import Settings
 from brandcare.ops import layout, logs, metrics_http
-from brandcare.queue import setup_broker
+from brandcare.pipeline import runtime
+from brandcare.pipeline.queue import setup_broker
 
 settings = Settings()
 logs.setup(settings)
@@ -42,6 +42,6 @@ if layout.loads_model(os.environ.get(layout.QUEUES_ENV)):
     except Exception:
         logging.getLogger(__name__).exception("the scorer did not load; scoring will retry")
 
-from brandcare import tasks  # noqa: E402  (actors bind to the broker set above)
+from brandcare.pipeline import tasks  # noqa: E402  (actors bind to the broker set above)
 
 __all__ = ["broker", "tasks"]

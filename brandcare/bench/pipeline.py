@@ -112,10 +112,10 @@ def run_embedded(n: int, workdir: Path) -> Run:
     """SQLite + the in-process broker, worker threads in this process."""
     from dramatiq import Worker
 
-    from brandcare import runtime
     from brandcare.config import Settings
-    from brandcare.queue import setup_broker
-    from brandcare.schedule import Enqueue, Scheduler
+    from brandcare.pipeline import runtime
+    from brandcare.pipeline.queue import setup_broker
+    from brandcare.pipeline.schedule import Enqueue, Scheduler
 
     stream = workdir / "embedded.jsonl"
     write_stream(stream, n)
@@ -125,7 +125,7 @@ def run_embedded(n: int, workdir: Path) -> Run:
     broker = setup_broker(None)
     pipeline = runtime.configure(settings, worker_threads=2)
     pipeline.scorer()  # load the model before the clock starts
-    from brandcare import tasks
+    from brandcare.pipeline import tasks
 
     scheduler = Scheduler(
         sessions,

@@ -260,7 +260,7 @@ def rescore(
 
     from sqlalchemy import select
 
-    from brandcare import runtime
+    from brandcare.pipeline import runtime
     from brandcare.store import transaction
     from brandcare.store.models import BrandRow, MentionRow
 

@@ -106,11 +106,11 @@ def run(
     import datetime as dt
     import time
 
-    from brandcare import runtime
     from brandcare.brands import credentials
     from brandcare.ops import metrics_http
-    from brandcare.queue import setup_broker
-    from brandcare.schedule import Enqueue, Scheduler
+    from brandcare.pipeline import runtime
+    from brandcare.pipeline.queue import setup_broker
+    from brandcare.pipeline.schedule import Enqueue, Scheduler
 
     settings = load_settings()
     broker = setup_broker(settings.broker_url)
@@ -119,7 +119,7 @@ def run(
         metrics_http.start(settings, metrics_port, pipeline.sessions)
     except (OSError, metrics_http.MetricsExposureError) as exc:
         raise fail(f"cannot serve metrics: {exc}") from exc
-    from brandcare import tasks
+    from brandcare.pipeline import tasks
 
     scheduler = Scheduler(
         pipeline.sessions,

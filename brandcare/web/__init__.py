@@ -17,8 +17,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from brandcare import runtime
 from brandcare.config import Settings
+from brandcare.pipeline import runtime
 from brandcare.review import send_approved
 from brandcare.web import api, metrics, pages
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url

@@ -191,11 +191,11 @@ def dramatiq_args_of(command: list[str], monkeypatch: pytest.MonkeyPatch) -> Any
 
 
 def test_the_workers_consume_every_queue_the_actors_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "brandcare.tasks" not in sys.modules:
-        from brandcare.queue import use_broker
+    if "brandcare.pipeline.tasks" not in sys.modules:
+        from brandcare.pipeline.queue import use_broker
 
         use_broker(None)  # actors bind to the global broker when declared: not a real one
-    from brandcare import tasks
+    from brandcare.pipeline import tasks
 
     actor_queues = {actor.queue_name for actor in tasks.ACTORS}
     consumed: dict[str, list[str]] = {}

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from brandcare.config import Settings
-from brandcare.runtime import default_scorer
+from brandcare.pipeline.runtime import default_scorer
 from sentiment.base import Sentiment
 from sentiment.external import ExternalSentiment, ExternalSentimentError
 from tests.conftest import REPO

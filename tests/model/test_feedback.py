@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from brandcare import feedback
 from brandcare.cli import app as cli
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, session_factory, transaction
 from brandcare.store.aggregates import counts_by
 from brandcare.store.migrate import upgrade

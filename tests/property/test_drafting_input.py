@@ -23,7 +23,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline.stages import Pipeline
 from responders.drafting import (
     PLATFORM_LIMITS,
     DraftingError,

@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare import pipeline as pipeline_module
 from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
-from brandcare.pipeline import Pipeline, ScorerUnavailable
+from brandcare.pipeline import stages as pipeline_module
+from brandcare.pipeline.stages import Pipeline, ScorerUnavailable
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.inbox import InboxFilter, lane_items
 from brandcare.store.models import BrandRow, DraftRow, EventRow, MentionRow, QueryRow, ScoreRow

@@ -11,7 +11,7 @@ def test_the_actors_and_the_alert_check_do_not_import_matplotlib() -> None:
     # matplotlib costs a worker 0.7 s at its first alert check (measured) and its memory.
     code = (
         "import sys\n"
-        "from brandcare import tasks\n"
+        "from brandcare.pipeline import tasks\n"
         "from brandcare.insights import alerts\n"
         "from brandcare.insights.notify import notifier\n"
         "assert notifier({}) is None\n"

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from brandcare.config import Settings
 from brandcare.insights.periodic import Periodic
-from brandcare.schedule import Enqueue, Scheduler
+from brandcare.pipeline.schedule import Enqueue, Scheduler
 from brandcare.store import make_engine, session_factory
 from brandcare.store.queries import StaleWork
 from tests.integration.deployment import (

@@ -20,11 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from brandcare import runtime
 from brandcare.brands.setup import QuerySpec
 from brandcare.config import Settings
 from brandcare.ops import metrics_http
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline import runtime
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import migrate, transaction
 from brandcare.store.models import QueryRow
 from brandcare.web import create_app

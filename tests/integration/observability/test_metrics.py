@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from brandcare import tasks
 from brandcare.config import Settings
 from brandcare.insights import alerts
 from brandcare.insights.spikes import start_of
 from brandcare.ops import metrics_http
-from brandcare.queue import setup_broker
+from brandcare.pipeline import tasks
+from brandcare.pipeline.queue import setup_broker
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import AlertRow, BrandRow, DraftRow, MentionRow
 from brandcare.web import create_app

@@ -121,8 +121,8 @@ def test_worker_processes_expose_their_summed_metrics_on_one_port(tmp_path: Path
         # Enqueue from another process, as the scheduler would.
         enqueue = (
             "import os; os.environ.pop('PROMETHEUS_MULTIPROC_DIR'); "
-            f"from brandcare.queue import setup_broker; setup_broker({REDIS!r}); "
-            "from brandcare import tasks; "
+            f"from brandcare.pipeline.queue import setup_broker; setup_broker({REDIS!r}); "
+            "from brandcare.pipeline import tasks; "
             f"[tasks.poll_query.send({query_id}) for _ in range({POLLS})]"
         )
         subprocess.run([sys.executable, "-c", enqueue], env=env, cwd=REPO, check=True, timeout=60)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from brandcare import runtime
 from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.config import Settings
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline import runtime
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import QueryRow
 from listener.fake import ScriptedSource

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.brands.sources import Sources
 from brandcare.config import Settings
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Author, Mention
@@ -330,7 +330,7 @@ def test_brands_on_one_reddit_app_share_its_allowance_and_an_app_of_its_own_has_
 ) -> None:
     from brandcare.brands import credentials
     from brandcare.config.profile_env import PROFILE_FIELD
-    from brandcare.schedule import Enqueue, Scheduler
+    from brandcare.pipeline.schedule import Enqueue, Scheduler
 
     settings = Settings(**{PROFILE_FIELD: {
         "acme": {"reddit_client_id": "shared-app"},

@@ -11,10 +11,10 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import func, select
 
-from brandcare import runtime
 from brandcare.brands.sources import sample_dir
 from brandcare.config import Settings
 from brandcare.demo import run_demo
+from brandcare.pipeline import runtime
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, EventRow, MentionRow, ReplyRow, ScoreRow
 

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from brandcare import runtime
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.brands.sources import Sources
 from brandcare.cli import app as cli
 from brandcare.config import Settings
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline import runtime
+from brandcare.pipeline.stages import Pipeline
 from brandcare.requeue import RequeueRefused, requeue
 from brandcare.review import ReviewError
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction

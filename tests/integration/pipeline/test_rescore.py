@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from brandcare import runtime
 from brandcare.cli import app as cli
 from brandcare.config import Settings
+from brandcare.pipeline import runtime
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, MentionRow, ScoreRow
 from brandcare.store.queries import latest_score_of_mention, pending_queue

@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from brandcare import runtime, users
+from brandcare import users
 from brandcare.brands.setup import QuerySpec
 from brandcare.config import Settings
-from brandcare.pipeline import Pipeline
+from brandcare.pipeline import runtime
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import migrate, transaction
 from brandcare.store.models import DraftRow, MentionRow, QueryRow
 from brandcare.web import create_app

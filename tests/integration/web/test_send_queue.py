@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from brandcare import users
-from brandcare.queue import setup_broker
+from brandcare.pipeline.queue import setup_broker
 from brandcare.store import transaction
 from brandcare.web import background_sender
 from tests.integration.web.conftest import Site
@@ -28,7 +28,7 @@ def redis_db() -> Iterator[redis.Redis]:
 def test_an_approval_in_the_web_enqueues_one_send_message_in_redis(
     site: Site, redis_db: redis.Redis
 ) -> None:
-    import brandcare.tasks  # noqa: F401  (imported before the broker is known, as in a real app)
+    import brandcare.pipeline.tasks  # noqa: F401  (imported before the broker is known, as in a real app)
 
     settings = site.settings.model_copy(update={"broker_url": REDIS_URL})
     site.app.state.send = background_sender(settings)

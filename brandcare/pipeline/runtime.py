@@ -14,7 +14,7 @@ import threading
 from brandcare.brands.sources import Sources
 from brandcare.config import Settings
 from brandcare.ops.layout import ScoringLayout, scoring_layout
-from brandcare.pipeline import Pipeline, Prices
+from brandcare.pipeline.stages import Pipeline, Prices
 from brandcare.store import make_engine, session_factory
 from listener.base import Source
 from sentiment.base import Scorer
@@ -107,7 +107,8 @@ def pipeline() -> Pipeline:
     if not isinstance(found, Pipeline):
         raise NotConfiguredError(
             "brandcare's pipeline is not configured in this process: start workers with "
-            "`brandcare worker` (or `dramatiq brandcare.worker`), not `dramatiq brandcare.tasks`"
+            "`brandcare worker` (or `dramatiq brandcare.worker`), "
+            "not `dramatiq brandcare.pipeline.tasks`"
         )
     return found
 

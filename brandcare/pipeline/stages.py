@@ -3,7 +3,7 @@
 Each stage reads what it needs, does its slow work (an API call, a forward pass)
 outside any transaction, and writes its results in one short transaction. Every stage
 is idempotent: a message delivered twice finds its work done and does nothing, which
-is what lets Dramatiq redeliver freely after a crash. ``brandcare.tasks`` wraps these
+is what lets Dramatiq redeliver freely after a crash. ``brandcare.pipeline.tasks`` wraps these
 in actors; tests call them directly, without a broker.
 """
 
@@ -45,7 +45,8 @@ from sentiment.base import Embedder, Scorer, Scores, Sentiment, SentimentProbs
 from sentiment.signals import find_signals
 from sentiment.text import clean_text
 
-log = logging.getLogger(__name__)
+#: The stages log as ``brandcare.pipeline``, the name operators filter their lines by.
+log = logging.getLogger("brandcare.pipeline")
 
 SYSTEM = "system"
 #: A text any working scorer reads: when it fails too, the scorer is broken, not a post.

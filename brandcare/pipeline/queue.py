@@ -53,13 +53,13 @@ _active: dict[str, dramatiq.Broker] = {}
 def setup_broker(url: str | None) -> dramatiq.Broker:
     """Create the broker and make it the global one the actors bind to.
 
-    Actors bind to the global broker when ``brandcare.tasks`` is imported; if it was
+    Actors bind to the global broker when ``brandcare.pipeline.tasks`` is imported; if it was
     imported already (a process that enqueues before it knew the URL), they are moved
     to the new broker, so a message never goes to a default broker nobody consumes.
     """
     broker = make_broker(url)
     dramatiq.set_broker(broker)
-    tasks = sys.modules.get("brandcare.tasks")
+    tasks = sys.modules.get("brandcare.pipeline.tasks")
     for actor in getattr(tasks, "ACTORS", ()):
         actor.broker = broker
         broker.declare_actor(actor)

@@ -1,6 +1,6 @@
 """Dramatiq actors: thin wrappers over the pipeline's stages; messages carry ids only.
 
-Import this module after ``brandcare.queue.setup_broker``: actors bind to the global
+Import this module after ``brandcare.pipeline.queue.setup_broker``: actors bind to the global
 broker when they are declared (``setup_broker`` moves them if it runs later).
 """
 
@@ -11,8 +11,8 @@ import time
 
 import dramatiq
 
-from brandcare import runtime
 from brandcare.ops import metrics
+from brandcare.pipeline import runtime
 from listener.errors import RateLimited
 from responders.sender import SendStatus
 
