@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
-from brandcare.pipeline.stages import Pipeline, send_target
+from brandcare.pipeline.send import send_target
+from brandcare.pipeline.stages import Pipeline
 from brandcare.review import ReviewError, send_approved
 from brandcare.store import inbox, queries, transaction
 from brandcare.store.models import DraftRow

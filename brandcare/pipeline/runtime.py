@@ -14,7 +14,8 @@ import threading
 from brandcare.brands.sources import Sources
 from brandcare.config import Settings
 from brandcare.ops.layout import ScoringLayout, scoring_layout
-from brandcare.pipeline.stages import Pipeline, Prices
+from brandcare.pipeline.base import Prices
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, session_factory
 from listener.base import Source
 from sentiment.base import Scorer

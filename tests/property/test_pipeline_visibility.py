@@ -31,8 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
-from brandcare.pipeline import stages as pipeline_module
-from brandcare.pipeline.stages import Pipeline, ScorerUnavailable
+from brandcare.pipeline import draft as draft_stage
+from brandcare.pipeline.score import ScorerUnavailable
+from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.inbox import InboxFilter, lane_items
 from brandcare.store.models import BrandRow, DraftRow, EventRow, MentionRow, QueryRow, ScoreRow
@@ -138,8 +139,8 @@ def test_every_hostile_mention_is_stored_and_reaches_the_inbox_or_is_set_aside_w
         slug, brand_id, query_id, texts = _brand_with_replay(sessions, Path(tmp), items)
         source = ReplaySource()
         stages = Pipeline(sessions, lambda platform, use: source, lambda: PoisonedScorer(scorer))
-        drafting = poisoned_drafting(pipeline_module.draft_reply)
-        with mock.patch.object(pipeline_module, "draft_reply", drafting):
+        drafting = poisoned_drafting(draft_stage.draft_reply)
+        with mock.patch.object(draft_stage, "draft_reply", drafting):
             polled = stages.poll(query_id)
             stages.draft_many(stages.score(polled.new_ids))
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from brandcare.brands.credentials import MissingCredentialsError
 from brandcare.config import Settings
-from brandcare.pipeline.stages import Pipeline, mention_value
+from brandcare.pipeline.base import mention_value
+from brandcare.pipeline.stages import Pipeline
 from brandcare.requeue import RequeueRefused, requeue, requeue_draft
 from brandcare.review import ReviewError, approve_draft
 from brandcare.store import transaction

@@ -1,0 +1,141 @@
+"""The score stage: the scorer's labels and the policy's decisions, stored once per model."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from brandcare.ops import metrics
+from brandcare.pipeline.base import LOGGER, PipelineBase
+from brandcare.store import queries, transaction
+from responders.policy import Action, decide
+from sentiment.base import Scorer, Scores
+
+#: A text any working scorer reads: when it fails too, the scorer is broken, not a post.
+_PROBE = "hello"
+
+log = logging.getLogger(LOGGER)
+
+
+class ScorerUnavailable(RuntimeError):
+    """The scorer fails on every text, a plain one included: retry later, set nothing aside."""
+
+
+class ScoreStage(PipelineBase):
+    """Scoring: batches through the scorer, a post it chokes on set aside for agents."""
+
+    def score(self, mention_ids: Sequence[int]) -> list[int]:
+        """Score the mentions not scored yet; return the ones the draft stage must handle."""
+        with self._compute:
+            return self._score(mention_ids)
+
+    def _score(self, mention_ids: Sequence[int]) -> list[int]:
+        with transaction(self.sessions) as s:
+            todo = queries.texts_to_score(s, mention_ids)
+        if not todo:
+            return []
+        scorer = self.scorer()  # loaded before the clock starts: a load is not a batch
+        started = time.perf_counter()
+        results, failed = self._score_texts(scorer, todo)
+        metrics.scored(len(todo), time.perf_counter() - started)
+        readable = [t for t in todo if t.mention_id not in failed]
+        records, actions = self._score_records(readable, results)
+        with transaction(self.sessions) as s:
+            newly = queries.save_scores(s, records)
+            ignored = [m for m in newly if actions[m] is Action.IGNORE]
+            queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
+            self._set_aside(s, failed, stage="score")
+        log.info(
+            "scored %d mentions (%d to draft)",
+            len(newly),
+            len(newly) - len(ignored),
+            extra={"mention_ids": newly, "ignored_ids": ignored},
+        )
+        return [m for m in newly if actions[m] is not Action.IGNORE]
+
+    @staticmethod
+    def _score_texts(
+        scorer: Scorer, todo: Sequence[queries.TextToScore]
+    ) -> tuple[list[Scores], dict[int, str]]:
+        """Scores of the texts the scorer reads, and why it failed on the others.
+
+        A batch that fails is scored text by text, so one post the scorer chokes on is
+        set aside for the agents instead of holding its batch back at every retry. When
+        every text fails and a plain one does too, the scorer itself is broken:
+        ``ScorerUnavailable``, which the actor retries, and nothing is set aside.
+        """
+        try:
+            return scorer.score([t.text for t in todo]), {}
+        except Exception as exc:  # noqa: BLE001  (any scorer's bug: find the posts at fault)
+            log.warning(
+                "scoring %d mentions failed (%s: %s); scoring them one by one",
+                len(todo),
+                type(exc).__name__,
+                exc,
+            )
+        results: list[Scores] = []
+        failed: dict[int, str] = {}
+        for item in todo:
+            try:
+                results.extend(scorer.score([item.text]))
+            except Exception as exc:  # noqa: BLE001
+                failed[item.mention_id] = f"scoring failed: {type(exc).__name__}: {exc}"
+        if len(failed) == len(todo):
+            try:
+                scorer.score([_PROBE])
+            except Exception as exc:
+                raise ScorerUnavailable(
+                    f"the scorer fails even on {_PROBE!r} ({type(exc).__name__}: {exc}); the "
+                    f"{len(todo)} mentions stay unscored and are retried"
+                ) from exc
+        return results, failed
+
+    def rescore(self, mention_ids: Sequence[int]) -> list[int]:
+        """Score mentions again with this process's model; those it scored for the first time.
+
+        A new model version (``brandcare train --feedback``) adds a score row beside the
+        old one, and the newest row is the one the inbox, aggregates and digests read:
+        one score per mention, never a blend. Rescoring a window after a model change keeps
+        a digest from comparing one model's week with another's. Drafts keep their state
+        (an agent sees the new labels and can un-skip); nothing is enqueued.
+        """
+        with self._compute:
+            scorer = self.scorer()
+            with transaction(self.sessions) as s:
+                todo = queries.texts_to_score(s, mention_ids, scorer.model_version)
+            if not todo:
+                return []
+            records, _ = self._score_records(todo, scorer.score([t.text for t in todo]))
+            with transaction(self.sessions) as s:
+                return queries.save_scores(s, records)
+
+    def _score_records(
+        self, todo: Sequence[queries.TextToScore], results: Sequence[Scores]
+    ) -> tuple[list[queries.ScoreRecord], dict[int, Action]]:
+        """The rows to store for scored mentions, and what the policy decided for each."""
+        records, actions = [], {}
+        for item, scores in zip(todo, results, strict=True):
+            decision = decide(scores, followers=item.followers, thresholds=self.thresholds)
+            actions[item.mention_id] = decision.action
+            records.append(
+                queries.ScoreRecord(
+                    mention_id=item.mention_id,
+                    model_version=scores.model_version,
+                    sentiment=scores.sentiment.value,
+                    prob_negative=scores.probs.negative,
+                    prob_neutral=scores.probs.neutral,
+                    prob_positive=scores.probs.positive,
+                    urgency=decision.urgency,
+                    urgency_level=decision.urgency_level,
+                    needs_reply=decision.needs_reply,
+                    needs_reply_prob=scores.needs_reply_prob,
+                    troll=decision.troll,
+                    troll_prob=scores.troll_prob,
+                    issue=scores.issue,
+                    reasons=decision.reasons,
+                    offensive_prob=scores.offensive_prob,
+                    issue_prob=scores.issue_prob,
+                )
+            )
+        return records, actions
