@@ -7,7 +7,7 @@ first, so every worker has imported torch and loaded the model before the clock
 starts; then the measured stream (the demo's texts, unique ids) is released as fast
 as the listener takes it. While it runs, this process samples the backlog of each
 stage every second, approves a share of the drafts through the agents' own path
-(``brandcare.review``: compare-and-set approval, then a send message), so replies go
+(``brandcare.agents.review``: compare-and-set approval, then a send message), so replies go
 out through the replay source's ``post_reply``, and reads each worker's peak memory
 and the CPU each part of the deployment spent.
 Afterwards it checks that nothing was lost or done twice: every mention stored,
@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcare.agents.review import ReviewError, approve, send_approved
 from brandcare.bench.load_report import (
     CpuShare,
     LoadOptions,
@@ -48,7 +49,6 @@ from brandcare.bench.servers import (
     throwaway_database,
 )
 from brandcare.config import Settings
-from brandcare.review import ReviewError, approve, send_approved
 from brandcare.store import transaction
 from brandcare.store.models import CursorRow, DraftRow, MentionRow, QueryRow, ReplyRow, ScoreRow
 

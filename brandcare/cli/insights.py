@@ -128,7 +128,7 @@ def feedback_export(
     out: Annotated[Path | None, typer.Option(help="JSON Lines file (default: stdout)")] = None,
 ) -> None:
     """Agents' label corrections as JSON Lines (the latest per mention and label)."""
-    from brandcare.feedback import export
+    from brandcare.agents.feedback import export
     from brandcare.store import make_engine, session_factory, transaction
 
     settings = load_settings()

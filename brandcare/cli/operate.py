@@ -62,7 +62,7 @@ def demo(
     then open the web inbox on the result (with a demo login)."""
     from rich.console import Console
 
-    from brandcare.demo import print_report, run_demo
+    from brandcare.cli.demo import print_report, run_demo
 
     settings = load_settings()
     url = database or "sqlite:///brandcare-demo.db"
@@ -76,7 +76,7 @@ def demo(
     report = run_demo(settings, approve=approve, console=Console(stderr=True))
     print_report(report, settings, console)
     if serve:
-        from brandcare.demo import demo_login
+        from brandcare.cli.demo import demo_login
 
         # Plain HTTP on localhost: Safari drops Secure cookies there.
         settings = settings.model_copy(update={"web_secure_cookies": False, "web_port": port})
@@ -221,7 +221,7 @@ def queue_(
     """Pending drafts, highest priority first (urgency, reach, age)."""
     from sqlalchemy import select
 
-    from brandcare.reports import queue_lines
+    from brandcare.cli.reports import queue_lines
     from brandcare.store import make_engine, queries, session_factory, transaction
     from brandcare.store.models import BrandRow, QueryRow
 
@@ -244,7 +244,7 @@ def queue_(
 
 def _review(action: Callable[..., object], draft_id: int, by: str, **words: object) -> object:
     """Run one review action as ``by`` (default: this user); a refusal exits with its reason."""
-    from brandcare.review import ReviewError
+    from brandcare.agents.review import ReviewError
 
     try:
         return action(load_settings(), draft_id, actor=by or whoami(), **words)
@@ -259,7 +259,7 @@ def approve(
     by: Annotated[str, typer.Option(help="who approves")] = "",
 ) -> None:
     """Approve a pending draft (optionally edited) and send it, exactly once."""
-    from brandcare.review import approve_draft
+    from brandcare.agents.review import approve_draft
 
     typer.echo(_review(approve_draft, draft_id, by, text=text))
 
@@ -271,7 +271,7 @@ def reject(
     by: Annotated[str, typer.Option(help="who rejects")] = "",
 ) -> None:
     """Reject a pending draft; nothing is sent."""
-    from brandcare.review import reject_draft
+    from brandcare.agents.review import reject_draft
 
     _review(reject_draft, draft_id, by, reason=reason)
     typer.echo(f"draft {draft_id} rejected")
@@ -284,7 +284,7 @@ def requeue(
 ) -> None:
     """Send a failed draft again after fixing its cause; asks the platform first, so a
     reply already there is recorded as sent and never posted twice."""
-    from brandcare.requeue import requeue_draft
+    from brandcare.agents.requeue import requeue_draft
 
     typer.echo(_review(requeue_draft, draft_id, by))
 
@@ -296,7 +296,7 @@ def unskip(
     by: Annotated[str, typer.Option(help="who un-skips")] = "",
 ) -> None:
     """Put a mention the model judged trolling back in the queue of pending drafts."""
-    from brandcare.review import unskip_draft
+    from brandcare.agents.review import unskip_draft
 
     _review(unskip_draft, draft_id, by, reason=reason)
     typer.echo(f"draft {draft_id} is pending again")

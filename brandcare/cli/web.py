@@ -87,7 +87,7 @@ def users_add(
 ) -> None:
     """Create an account (the password is read from a prompt, stdin or
     BRANDCARE_NEW_PASSWORD; it never appears in the shell history)."""
-    from brandcare.users import UserError, add_user
+    from brandcare.agents.users import UserError, add_user
 
     password = _password(username)
     try:
@@ -101,7 +101,7 @@ def users_add(
 @users_app.command("token")
 def users_token(username: Annotated[str, typer.Argument(help="login name")]) -> None:
     """Issue a new API token for the user (the old one stops working); printed once."""
-    from brandcare.users import UserError, issue_token
+    from brandcare.agents.users import UserError, issue_token
 
     try:
         with _users_tx() as s:
@@ -117,7 +117,7 @@ def users_disable(
     enable: Annotated[bool, typer.Option(help="re-enable instead")] = False,
 ) -> None:
     """Disable an account: its sessions and API token stop working at once."""
-    from brandcare.users import UserError, set_disabled
+    from brandcare.agents.users import UserError, set_disabled
 
     try:
         with _users_tx() as s:
@@ -130,7 +130,7 @@ def users_disable(
 @users_app.command("list")
 def users_list() -> None:
     """Accounts and their roles."""
-    from brandcare.users import list_users
+    from brandcare.agents.users import list_users
 
     with _users_tx() as s:
         for u in list_users(s):

@@ -2,7 +2,7 @@
 
 ``create_app`` wires settings, the database and a send dispatcher into a FastAPI app;
 ``brandcare serve`` runs it with uvicorn. The web layer only reads through
-``store.inbox`` and changes drafts through ``brandcare.review``, like the CLI.
+``store.inbox`` and changes drafts through ``brandcare.agents.review``, like the CLI.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from brandcare.agents.review import send_approved
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
-from brandcare.review import send_approved
 from brandcare.web import api, metrics, pages
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 from brandcare.web.throttle import LoginThrottle

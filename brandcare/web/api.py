@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from brandcare import feedback, requeue, review, users
+from brandcare.agents import feedback, requeue, review, users
 from brandcare.store import inbox
 from brandcare.store.models import BrandRow
 from brandcare.web import views

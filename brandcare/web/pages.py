@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from brandcare import feedback, requeue, review, users
+from brandcare.agents import feedback, requeue, review, users
 from brandcare.config import Settings
 from brandcare.store import inbox
 from brandcare.store import memory as reply_memory
@@ -359,7 +359,7 @@ def _refused(request: Request, ws: users.WebSession, draft_id: int,
         return render(request, "draft.html", ctx, status_code=409)
 
 
-# The review actions commit in their own transaction (``brandcare.review``), never
+# The review actions commit in their own transaction (``brandcare.agents.review``), never
 # inside one of ours: on SQLite the two would wait on each other's write lock.
 
 

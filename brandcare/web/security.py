@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.config import Settings
 from brandcare.store import transaction
 

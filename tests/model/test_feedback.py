@@ -1,6 +1,6 @@
 """Learning from corrections: agents correct labels in the store, the heads learn them.
 
-The round trip runs the real parts: corrections through ``brandcare.feedback`` on an
+The round trip runs the real parts: corrections through ``brandcare.agents.feedback`` on an
 embedded SQLite store, ``brandcare train --feedback`` on their export (on a 1,000-text
 sample of the base sentiment data, ``--base-limit``, and 30 items per validation set,
 so it takes seconds, not minutes), the retrained model on a corrected post and on held-out
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from brandcare import feedback
+from brandcare.agents import feedback
 from brandcare.cli import app as cli
 from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, session_factory, transaction

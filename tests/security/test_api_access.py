@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from starlette.routing import BaseRoute
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, EventRow
 from tests.integration.web.conftest import Site

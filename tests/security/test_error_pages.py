@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.store import inbox as inbox_queries
 from brandcare.store import make_engine, session_factory, transaction
 from tests.integration.web.conftest import PASSWORD, Site, csrf

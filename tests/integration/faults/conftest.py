@@ -18,8 +18,8 @@ from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcare.agents.review import approve
 from brandcare.brands.setup import BrandSpec, QuerySpec
-from brandcare.review import approve
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, MentionRow, ReplyRow
 from tests.fakes.fake_api import FakeTwitterApi

@@ -12,8 +12,8 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from brandcare.brands.sources import sample_dir
+from brandcare.cli.demo import run_demo
 from brandcare.config import Settings
-from brandcare.demo import run_demo
 from brandcare.pipeline import runtime
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, EventRow, MentionRow, ReplyRow, ScoreRow

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from brandcare import review
+from brandcare.agents import review
 from brandcare.brands.setup import QuerySpec
 from brandcare.cli import app as cli
 from brandcare.replies.conversations import import_conversations, load_file

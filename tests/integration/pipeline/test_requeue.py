@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from brandcare.agents.requeue import RequeueRefused, requeue, requeue_draft
+from brandcare.agents.review import ReviewError, approve_draft
 from brandcare.brands.credentials import MissingCredentialsError
 from brandcare.config import Settings
 from brandcare.pipeline.base import mention_value
 from brandcare.pipeline.stages import Pipeline
-from brandcare.requeue import RequeueRefused, requeue, requeue_draft
-from brandcare.review import ReviewError, approve_draft
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, EventRow, MentionRow, ReplyRow
 from listener.base import Mention, PostedReply

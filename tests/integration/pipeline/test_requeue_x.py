@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from brandcare.agents.requeue import RequeueRefused, requeue
+from brandcare.agents.review import ReviewError
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.brands.sources import Sources
@@ -27,8 +29,6 @@ from brandcare.cli import app as cli
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.stages import Pipeline
-from brandcare.requeue import RequeueRefused, requeue
-from brandcare.review import ReviewError
 from brandcare.store import make_engine, migrate, queries, session_factory, transaction
 from brandcare.store.models import DraftRow, EventRow, QueryRow, ReplyRow
 from listener.base import Author, Mention

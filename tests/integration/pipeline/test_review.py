@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from brandcare.agents.review import ReviewError, approve_draft, reject_draft, unskip_draft
 from brandcare.config import Settings
-from brandcare.review import ReviewError, approve_draft, reject_draft, unskip_draft
 from brandcare.store import transaction
 from brandcare.store.models import DraftRow, EventRow
 from listener.fake import ScriptedSource, make_mention

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.brands.setup import QuerySpec
 from brandcare.config import Settings
 from brandcare.pipeline import runtime

@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.store import transaction
 from brandcare.store.models import UserRow, WebSessionRow
 from brandcare.web import api, pages

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.store import memory as store
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow, DraftRow, ReplyMemoryRow

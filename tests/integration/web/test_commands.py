@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from brandcare.cli import app as cli
-from brandcare.demo import demo_login
+from brandcare.cli.demo import demo_login
 from tests.integration.web.conftest import Site
 
 

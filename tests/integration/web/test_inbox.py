@@ -9,7 +9,7 @@ import re
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.cli import app as cli
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow, CorrectionRow, DraftRow, EventRow

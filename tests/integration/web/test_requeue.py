@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.pipeline.send import send_target
 from brandcare.store import queries, transaction
 from brandcare.store.models import DraftRow

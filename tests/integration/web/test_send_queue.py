@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from brandcare import users
+from brandcare.agents import users
 from brandcare.pipeline.queue import setup_broker
 from brandcare.store import transaction
 from brandcare.web import background_sender

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from brandcare.brands.setup import apply_brands, load_brands
 from brandcare.brands.sources import sample_dir
+from brandcare.cli.reports import queue_lines
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.queue import setup_broker
 from brandcare.pipeline.schedule import Enqueue, Scheduler
-from brandcare.reports import queue_lines
 from brandcare.store import migrate, queries, transaction
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ReplyRow
 
@@ -183,8 +183,8 @@ def demo_login(settings: Settings) -> tuple[str, str]:
 
     from sqlalchemy import delete
 
+    from brandcare.agents.users import add_user
     from brandcare.store.models import UserRow
-    from brandcare.users import add_user
 
     password = secrets.token_urlsafe(9)
     with transaction(runtime.pipeline().sessions) as s:

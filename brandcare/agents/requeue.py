@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from brandcare.agents.review import ReviewError, send_approved
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.send import send_target
 from brandcare.pipeline.stages import Pipeline
-from brandcare.review import ReviewError, send_approved
 from brandcare.store import inbox, queries, transaction
 from brandcare.store.models import DraftRow
 from listener.errors import AuthError
