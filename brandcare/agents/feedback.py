@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from brandcare.store import queries
+from brandcare.store.mentions import add_event
 from brandcare.store.models import (
     CORRECTABLE_FIELDS,
     SENTIMENTS,
@@ -66,7 +66,7 @@ def correct(session: Session, mention_id: int, field: str, value: str, actor: st
     )
     session.add(row)
     session.flush()
-    queries.add_event(
+    add_event(
         session,
         actor,
         "label.corrected",

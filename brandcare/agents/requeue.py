@@ -26,7 +26,8 @@ from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.send import send_target
 from brandcare.pipeline.stages import Pipeline
-from brandcare.store import inbox, queries, transaction
+from brandcare.store import inbox, transaction
+from brandcare.store.mentions import add_event, transition_draft
 from brandcare.store.models import DraftRow
 from listener.errors import AuthError
 from responders.approval import DraftAction, DraftState, InvalidTransition, transition
@@ -121,12 +122,12 @@ def requeue(pipeline: Pipeline, draft_id: int, *, actor: str) -> Requeued:
     except InvalidTransition as exc:
         raise ReviewError(f"draft {draft_id}: {exc}") from exc
     with transaction(pipeline.sessions) as s:
-        if not queries.transition_draft(
+        if not transition_draft(
             s, draft_id, [move.from_state], move.to_state, move.actor,
             version=version, failure_reason=None,
         ):  # fmt: skip
             raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
-        queries.add_event(
+        add_event(
             s,
             move.actor,
             "draft.requeue",

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
-from brandcare.store import inbox, queries, transaction
+from brandcare.store import inbox, transaction
+from brandcare.store.mentions import add_event, set_mention_state, transition_draft
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ScoreRow, utcnow
 from responders.approval import (
     DraftAction,
@@ -71,7 +72,7 @@ def _commit(
     s: Session, draft_id: int, from_state: str, to_state: str, actor: str, **fields: Any
 ) -> None:
     """The compare-and-set itself; losing it means someone else acted first."""
-    if not queries.transition_draft(s, draft_id, [from_state], to_state, actor, **fields):
+    if not transition_draft(s, draft_id, [from_state], to_state, actor, **fields):
         raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
 
 
@@ -131,7 +132,7 @@ def approve(
                 first_approved_at=now,
                 **edit_fields,
             )
-            queries.add_event(
+            add_event(
                 s,
                 actor,
                 "draft.first_approval",
@@ -187,7 +188,7 @@ def unskip(sessions: sessionmaker[Session], draft_id: int, *, reason: str, actor
     with transaction(sessions) as s:
         draft = _checked(s, draft_id, DraftAction.UNSKIP, actor, reason)
         _commit(s, draft_id, draft.state, "pending", actor)
-        queries.add_event(
+        add_event(
             s,
             actor,
             "draft.unskip_reason",
@@ -195,7 +196,7 @@ def unskip(sessions: sessionmaker[Session], draft_id: int, *, reason: str, actor
             draft_id=draft_id,
             detail={"reason": reason.strip()},
         )
-        queries.set_mention_state(s, [draft.mention_id], "drafted", from_states=["skipped"])
+        set_mention_state(s, [draft.mention_id], "drafted", from_states=["skipped"])
 
 
 # --- the command line's entry points: settings in, words out --------------------------

@@ -25,7 +25,8 @@ from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.queue import setup_broker
 from brandcare.pipeline.schedule import Enqueue, Scheduler
-from brandcare.store import migrate, queries, transaction
+from brandcare.store import migrate, transaction
+from brandcare.store.mentions import count_by_state, pending_queue, transition_draft
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ReplyRow
 
 DEMO_AGENT = "demo-agent"
@@ -105,8 +106,8 @@ def run_demo(
         report.sent = _approve_top(pipeline.sessions, approve, tasks.send_draft.send)
         broker.join("send", timeout=int(timeout * 1000)) if approve else None
         with transaction(pipeline.sessions) as s:
-            report.mentions = queries.count_by_state(s, "mentions")
-            report.drafts = queries.count_by_state(s, "drafts")
+            report.mentions = count_by_state(s, "mentions")
+            report.drafts = count_by_state(s, "drafts")
             report.sent = (
                 s.scalar(
                     select(func.count()).select_from(ReplyRow).where(ReplyRow.state == "posted")
@@ -129,8 +130,8 @@ def _approve_top(sessions, n: int, send) -> int:  # type: ignore[no-untyped-def]
     """Approve the top ``n`` pending drafts as the demo agent and queue their sends."""
     approved = []
     with transaction(sessions) as s:
-        for entry in queries.pending_queue(s, n):
-            if entry.draft.text and queries.transition_draft(
+        for entry in pending_queue(s, n):
+            if entry.draft.text and transition_draft(
                 s,
                 entry.draft.id,
                 ["pending"],
@@ -159,7 +160,7 @@ def print_report(report: DemoReport, settings: Settings, console: Console) -> No
     console.print("top of the queue (pending drafts, by priority):", markup=False)
     with transaction(pipeline.sessions) as s:
         brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).all())
-        for line in queue_lines(queries.pending_queue(s, 6), brands):
+        for line in queue_lines(pending_queue(s, 6), brands):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         sent = list(s.scalars(select(DraftRow).where(DraftRow.state == "sent")))
     console.print(

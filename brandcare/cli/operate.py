@@ -222,7 +222,8 @@ def queue_(
     from sqlalchemy import select
 
     from brandcare.cli.reports import queue_lines
-    from brandcare.store import make_engine, queries, session_factory, transaction
+    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store.mentions import pending_queue
     from brandcare.store.models import BrandRow, QueryRow
 
     settings = load_settings()
@@ -238,7 +239,7 @@ def queue_(
                 f"query {q.id} ({q.platform} {q.kind} {q.terms!r}) PAUSED: {q.paused_reason}"
             )
         brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).all())
-        for line in queue_lines(queries.pending_queue(s, limit, brand_id=brand_id), brands):
+        for line in queue_lines(pending_queue(s, limit, brand_id=brand_id), brands):
             typer.echo(line)
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.config import Settings
 from brandcare.insights import alerts, digest, mail, render
 from brandcare.insights.notify import notifier
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import add_event
 from brandcare.store.models import BrandRow, EventRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -79,4 +80,4 @@ class Periodic:
             log.exception("the %s digest of %s was not mailed", period, slug)
             return
         with transaction(self.sessions) as s:
-            queries.add_event(s, "system", "digest.sent", detail=key)
+            add_event(s, "system", "digest.sent", detail=key)

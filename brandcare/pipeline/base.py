@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.brands.sources import SourceLookup
 from brandcare.replies.memory import ReplyMemory
-from brandcare.store import queries
+from brandcare.store.mentions import NewDraft, add_event, create_drafts, set_mention_state
 from brandcare.store.models import MentionRow
 from listener.base import Author, Mention
 from responders.policy import Thresholds
@@ -129,13 +129,13 @@ class PipelineBase:
         draft, so they wait in the agents' inbox (answered by hand) rather than nowhere."""
         for mention_id, why in failed.items():
             error = why[:_ERROR_CHARS]
-            moved = queries.set_mention_state(
+            moved = set_mention_state(
                 s, [mention_id], "error", from_states=["new", "scored", "drafted"], error=error
             )
             if not moved:
                 continue
-            queries.create_drafts(s, [queries.NewDraft(mention_id, "")])
-            queries.add_event(
+            create_drafts(s, [NewDraft(mention_id, "")])
+            add_event(
                 s,
                 SYSTEM,
                 "mention.error",

@@ -12,7 +12,8 @@ from brandcare.brands.voice import voice_of
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase, mention_value
 from brandcare.replies.memory import Request
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import NewDraft, create_drafts, set_mention_state
 from brandcare.store.models import BrandRow, MentionRow, ScoreRow
 from listener.base import Mention
 from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
@@ -126,10 +127,10 @@ class DraftStage(PipelineBase):
             for m, value, scores, decision in work
         ]
         with transaction(self.sessions) as s:
-            created = queries.create_drafts(s, drafts)
+            created = create_drafts(s, drafts)
             for draft_state, mention_state in (("skipped", "skipped"), ("pending", "drafted")):
                 ids = [d.mention_id for d in drafts if d.state == draft_state]
-                queries.set_mention_state(s, ids, mention_state, from_states=["scored", "new"])
+                set_mention_state(s, ids, mention_state, from_states=["scored", "new"])
             failed = {d.mention_id: d.error for d in drafts if d.error and d.mention_id in created}
             self._set_aside(s, failed, stage="draft")
         new = [d for d in drafts if d.mention_id in created]
@@ -169,11 +170,11 @@ class DraftStage(PipelineBase):
         decision: Decision,
         voice: Voice,
         adapted: Adapted | None = None,
-    ) -> queries.NewDraft:
+    ) -> NewDraft:
         """The draft for one mention: a pending reply (adapted from a past reply when one
         was close enough, else from the templates), or a skipped one with the reason."""
         if adapted is not None and decision.action is Action.REPLY:
-            return queries.NewDraft(mention_id, adapted.text, based_on=adapted.based_on.memory_id)
+            return NewDraft(mention_id, adapted.text, based_on=adapted.based_on.memory_id)
         as_reply = replace(decision, action=Action.REPLY)
         limit = PLATFORM_LIMITS.get(value.platform, 280)
         error: str | None = None
@@ -197,7 +198,7 @@ class DraftStage(PipelineBase):
             text, template, error = "", None, f"drafting failed: {type(exc).__name__}: {exc}"
         if decision.action is Action.SKIP_TROLL:
             why = "; ".join(r for r in decision.reasons if "insult" in r or "offensive" in r)
-            return queries.NewDraft(
+            return NewDraft(
                 mention_id, text, template, state="skipped", skip_reason=why or "trolling"
             )
-        return queries.NewDraft(mention_id, text, template, error=error)
+        return NewDraft(mention_id, text, template, error=error)

@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, SYSTEM, PipelineBase
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import (
+    add_event,
+    get_cursor,
+    record_usage,
+    set_cursor,
+    upsert_mentions,
+    usage_cost_since,
+)
 from brandcare.store.models import BrandRow, QueryRow
 from listener.base import Query
 from listener.errors import AuthError, PermanentSourceError
@@ -51,7 +59,7 @@ class PollStage(PipelineBase):
                 return PollResult(query_id, paused=paused)
             query = Query(row.id, row.platform, row.kind, row.terms, brand.slug)
             use = Use(brand.slug, brand.credentials, Purpose.for_poll(row.platform, row.kind))
-            since = queries.get_cursor(s, query_id)
+            since = get_cursor(s, query_id)
             brand_id = brand.id
         try:
             # Inside the try: a brand whose credentials are incomplete pauses this query.
@@ -62,9 +70,7 @@ class PollStage(PipelineBase):
                 paused_row = s.get(QueryRow, query_id)
                 assert paused_row is not None
                 paused_row.paused_reason = reason
-                queries.add_event(
-                    s, SYSTEM, "query.paused", detail={"query": query_id, "reason": reason}
-                )
+                add_event(s, SYSTEM, "query.paused", detail={"query": query_id, "reason": reason})
             log.error(
                 "query %d (%s %s) paused: %s",
                 query_id,
@@ -75,10 +81,10 @@ class PollStage(PipelineBase):
             )
             return PollResult(query_id, paused=reason)
         with self._compute, transaction(self.sessions) as s:
-            new_ids = queries.upsert_mentions(s, brand_id, query_id, page.mentions)
+            new_ids = upsert_mentions(s, brand_id, query_id, page.mentions)
             if page.cursor is not None:
-                queries.set_cursor(s, query_id, page.cursor)
-            queries.record_usage(
+                set_cursor(s, query_id, page.cursor)
+            record_usage(
                 s,
                 brand_id=brand_id,
                 platform=query.platform,
@@ -120,14 +126,12 @@ class PollStage(PipelineBase):
         ):
             if budget is None:
                 continue
-            spent = queries.usage_cost_since(s, since.date(), query_id=row.id)
+            spent = usage_cost_since(s, since.date(), query_id=row.id)
             if spent >= budget:
                 reason = f"budget: {period} budget ${budget:.2f} spent (${spent:.2f})"
                 if row.paused_reason != reason:
                     row.paused_reason = reason
-                    queries.add_event(
-                        s, SYSTEM, "query.paused", detail={"query": row.id, "reason": reason}
-                    )
+                    add_event(s, SYSTEM, "query.paused", detail={"query": row.id, "reason": reason})
                     log.warning(
                         "query %d (%s) not polled: %s",
                         row.id,

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import StaleWork, stale_work
 from brandcare.store.models import BrandRow, QueryRow
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class Scheduler:
         self._reddit_minutes[app] = (start, used + REDDIT_REQUESTS_PER_POLL)
         return True
 
-    def sweep(self) -> queries.StaleWork:
+    def sweep(self) -> StaleWork:
         """Re-enqueue work stuck in an intermediate state (a lost or dead message).
 
         Like ``tick``, a failure is logged and the next sweep tries again.
@@ -113,11 +114,11 @@ class Scheduler:
             return self._sweep()
         except Exception:
             log.exception("stale-work sweep failed (database or broker down?); trying again")
-            return queries.StaleWork([], [], [])
+            return StaleWork([], [], [])
 
-    def _sweep(self) -> queries.StaleWork:
+    def _sweep(self) -> StaleWork:
         with transaction(self.sessions) as s:
-            stale = queries.stale_work(s, self.clock() - self.stale_after)
+            stale = stale_work(s, self.clock() - self.stale_after)
         if stale.unscored:
             for start in range(0, len(stale.unscored), 64):
                 self.enqueue.score(stale.unscored[start : start + 64])

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import (
+    ScoreRecord,
+    TextToScore,
+    save_scores,
+    set_mention_state,
+    texts_to_score,
+)
 from responders.policy import Action, decide
 from sentiment.base import Scorer, Scores
 
@@ -32,7 +39,7 @@ class ScoreStage(PipelineBase):
 
     def _score(self, mention_ids: Sequence[int]) -> list[int]:
         with transaction(self.sessions) as s:
-            todo = queries.texts_to_score(s, mention_ids)
+            todo = texts_to_score(s, mention_ids)
         if not todo:
             return []
         scorer = self.scorer()  # loaded before the clock starts: a load is not a batch
@@ -42,9 +49,9 @@ class ScoreStage(PipelineBase):
         readable = [t for t in todo if t.mention_id not in failed]
         records, actions = self._score_records(readable, results)
         with transaction(self.sessions) as s:
-            newly = queries.save_scores(s, records)
+            newly = save_scores(s, records)
             ignored = [m for m in newly if actions[m] is Action.IGNORE]
-            queries.set_mention_state(s, ignored, "ignored", from_states=["scored"])
+            set_mention_state(s, ignored, "ignored", from_states=["scored"])
             self._set_aside(s, failed, stage="score")
         log.info(
             "scored %d mentions (%d to draft)",
@@ -56,7 +63,7 @@ class ScoreStage(PipelineBase):
 
     @staticmethod
     def _score_texts(
-        scorer: Scorer, todo: Sequence[queries.TextToScore]
+        scorer: Scorer, todo: Sequence[TextToScore]
     ) -> tuple[list[Scores], dict[int, str]]:
         """Scores of the texts the scorer reads, and why it failed on the others.
 
@@ -103,23 +110,23 @@ class ScoreStage(PipelineBase):
         with self._compute:
             scorer = self.scorer()
             with transaction(self.sessions) as s:
-                todo = queries.texts_to_score(s, mention_ids, scorer.model_version)
+                todo = texts_to_score(s, mention_ids, scorer.model_version)
             if not todo:
                 return []
             records, _ = self._score_records(todo, scorer.score([t.text for t in todo]))
             with transaction(self.sessions) as s:
-                return queries.save_scores(s, records)
+                return save_scores(s, records)
 
     def _score_records(
-        self, todo: Sequence[queries.TextToScore], results: Sequence[Scores]
-    ) -> tuple[list[queries.ScoreRecord], dict[int, Action]]:
+        self, todo: Sequence[TextToScore], results: Sequence[Scores]
+    ) -> tuple[list[ScoreRecord], dict[int, Action]]:
         """The rows to store for scored mentions, and what the policy decided for each."""
         records, actions = [], {}
         for item, scores in zip(todo, results, strict=True):
             decision = decide(scores, followers=item.followers, thresholds=self.thresholds)
             actions[item.mention_id] = decision.action
             records.append(
-                queries.ScoreRecord(
+                ScoreRecord(
                     mention_id=item.mention_id,
                     model_version=scores.model_version,
                     sentiment=scores.sentiment.value,

@@ -12,7 +12,16 @@ from brandcare.brands.credentials import Purpose, Use
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, SYSTEM, PipelineBase, mention_value
 from brandcare.store import memory as reply_memory
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import (
+    claim_send,
+    finish_reply,
+    mark_deleted,
+    record_usage,
+    reply_state,
+    start_reply,
+    transition_draft,
+)
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, QueryRow
 from listener.base import Mention
 from listener.errors import AuthError
@@ -80,7 +89,7 @@ class SendStage(PipelineBase):
         with transaction(self.sessions) as s:
             if outcome.status is SendStatus.SENT and outcome.posted is not None:
                 posted = outcome.posted
-                queries.finish_reply(
+                finish_reply(
                     s,
                     draft_id,
                     state="posted",
@@ -88,13 +97,13 @@ class SendStage(PipelineBase):
                     url=posted.url,
                     posted_at=posted.posted_at,
                 )
-                moved = queries.transition_draft(s, draft_id, [from_state], "sent", actor)
+                moved = transition_draft(s, draft_id, [from_state], "sent", actor)
                 if moved:
                     # Remembered once sent: until then an approval can still be edited
                     # back to pending or rejected, and a sent reply is what customers got.
                     reply_memory.remember_sent(s, draft_id)
                 if outcome.post_attempts:
-                    queries.record_usage(
+                    record_usage(
                         s,
                         brand_id=brand_id,
                         platform=platform,
@@ -104,13 +113,13 @@ class SendStage(PipelineBase):
                     )
                 return moved
             if outcome.status in {SendStatus.UNKNOWN, SendStatus.RETRY_AFTER}:
-                queries.finish_reply(s, draft_id, state="refused" if outcome.refused else "unknown")
+                finish_reply(s, draft_id, state="refused" if outcome.refused else "unknown")
                 return False
             if outcome.status in {SendStatus.FAILED, SendStatus.AUTH_FAILED}:
-                queries.finish_reply(s, draft_id, state="unknown")
+                finish_reply(s, draft_id, state="unknown")
                 if "deleted" in outcome.reason.lower():
-                    queries.mark_deleted(s, mention_id, reason=outcome.reason, at=self.clock())
-                return queries.transition_draft(
+                    mark_deleted(s, mention_id, reason=outcome.reason, at=self.clock())
+                return transition_draft(
                     s,
                     draft_id,
                     [from_state],
@@ -156,15 +165,15 @@ class SendStage(PipelineBase):
             if draft is None:
                 return None
             if draft.state == "approved":
-                if not queries.transition_draft(s, draft_id, ["approved"], "sending", SYSTEM):
+                if not transition_draft(s, draft_id, ["approved"], "sending", SYSTEM):
                     return None
                 attempted = recent = False
             elif draft.state == "sending":
                 # A post the platform refused (rate limit) is not in flight: the retry
                 # after the reset posts at once rather than wait out the settle window.
-                refused = queries.reply_state(s, draft_id) == "refused"
+                refused = reply_state(s, draft_id) == "refused"
                 recent = not refused and draft.updated_at > self.clock() - self.settle_window
-                if not recent and not queries.claim_send(s, draft_id, draft.version):
+                if not recent and not claim_send(s, draft_id, draft.version):
                     return None  # another worker claimed this retry
                 attempted = not refused
             else:
@@ -173,7 +182,7 @@ class SendStage(PipelineBase):
             target = send_target(s, draft)
             platform = target.platform
             if not attempted:
-                queries.start_reply(s, draft_id, platform)
+                start_reply(s, draft_id, platform)
         value, text, brand_id = target.mention, target.text, target.brand_id
         mention_id, use = target.mention_id, target.use
         outcome = self._send_as(platform, use, value, text, draft_id, attempted, recent)

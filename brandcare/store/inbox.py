@@ -15,6 +15,7 @@ from typing import TypeAlias
 from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from brandcare.store.mentions import latest_score_of_mention
 from brandcare.store.models import (
     BrandRow,
     CorrectionRow,
@@ -25,7 +26,6 @@ from brandcare.store.models import (
     ScoreRow,
     utcnow,
 )
-from brandcare.store.queries import latest_score_of_mention
 
 _draft_t: Table = DraftRow.__table__  # type: ignore[assignment]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from brandcare.store.mentions import _chunks, _insert
 from brandcare.store.models import DraftRow, MentionRow, ReplyMemoryRow, utcnow
-from brandcare.store.queries import _chunks, _insert
 
 _memory_t: Table = ReplyMemoryRow.__table__  # type: ignore[assignment]
 

@@ -34,8 +34,9 @@ from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.pipeline import draft as draft_stage
 from brandcare.pipeline.score import ScorerUnavailable
 from brandcare.pipeline.stages import Pipeline
-from brandcare.store import make_engine, migrate, queries, session_factory, transaction
+from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.inbox import InboxFilter, lane_items
+from brandcare.store.mentions import upsert_mentions
 from brandcare.store.models import BrandRow, DraftRow, EventRow, MentionRow, QueryRow, ScoreRow
 from listener._common import NAME_CHARS, storable
 from listener.fake import make_mention
@@ -232,7 +233,7 @@ def test_agents_see_why_a_mention_has_no_automatic_reply(site: Site) -> None:
     with transaction(site.pipeline.sessions) as s:
         brand_id = s.scalars(select(BrandRow.id)).first()
         assert brand_id is not None
-        (mention_id,) = queries.upsert_mentions(s, brand_id, None, [make_mention("failing")])
+        (mention_id,) = upsert_mentions(s, brand_id, None, [make_mention("failing")])
         Pipeline._set_aside(s, {mention_id: "scoring failed: ScorerFailure: boom"}, stage="score")
         draft_id = s.scalars(select(DraftRow.id).where(DraftRow.mention_id == mention_id)).one()
         first = lane_items(s, InboxFilter(lane="pending"))[0]

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.brands.setup import BrandSpec, apply_brands
-from brandcare.store import make_engine, migrate, queries, session_factory, transaction
+from brandcare.store import make_engine, migrate, session_factory, transaction
+from brandcare.store.mentions import upsert_mentions
 from brandcare.store.models import MentionRow
 from listener import _common
 from listener.base import Mention, Query
@@ -121,5 +122,5 @@ def test_every_mention_a_normaliser_makes_is_stored_by_postgresql(
     ]
     mentions = [m for m in made if m is not None]
     with transaction(sessions) as s:
-        stored = queries.upsert_mentions(s, brand_id, None, mentions)
+        stored = upsert_mentions(s, brand_id, None, mentions)
     assert len(stored) == len({(m.platform, m.external_id) for m in mentions})

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from brandcare.insights.notify import Channel, Notifier
 from brandcare.ops import logs
 from brandcare.ops.logs import JsonFormatter
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import transition_draft
 from brandcare.store.models import DraftRow
 from listener.errors import AuthError
 from tests.integration.observability.conftest import Flow, make_flow
@@ -32,7 +33,7 @@ def _approve_two(flow: Flow) -> list[int]:
     with transaction(flow.pipeline.sessions) as s:
         ids = sorted(s.scalars(select(DraftRow.id).where(DraftRow.state == "pending")))[:2]
         for draft_id in ids:
-            queries.transition_draft(s, draft_id, ["pending"], "approved", "ana")
+            transition_draft(s, draft_id, ["pending"], "approved", "ana")
     return ids
 
 

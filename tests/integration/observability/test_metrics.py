@@ -18,7 +18,8 @@ from brandcare.insights.spikes import start_of
 from brandcare.ops import metrics_http
 from brandcare.pipeline import tasks
 from brandcare.pipeline.queue import setup_broker
-from brandcare.store import make_engine, migrate, queries, session_factory, transaction
+from brandcare.store import make_engine, migrate, session_factory, transaction
+from brandcare.store.mentions import transition_draft
 from brandcare.store.models import AlertRow, BrandRow, DraftRow, MentionRow
 from brandcare.web import create_app
 from listener.errors import RateLimited
@@ -86,7 +87,7 @@ def test_stage_counters_and_backlog_gauges_follow_a_flow(flow: Flow) -> None:
     with transaction(p.sessions) as s:
         pending = sorted(s.scalars(select(DraftRow.id).where(DraftRow.state == "pending")))[:2]
         for draft_id in pending:
-            assert queries.transition_draft(s, draft_id, ["pending"], "approved", "ana")
+            assert transition_draft(s, draft_id, ["pending"], "approved", "ana")
     approved = flow.scrape()
     assert value(approved, "brandcare_queue_depth", stage="send") == 2
     assert value(approved, "brandcare_queue_depth", stage="approval") == drafts["pending"] - 2
@@ -254,7 +255,7 @@ def test_the_slow_draft_totals_are_reused_between_scrapes_but_waiting_work_is_cu
     with transaction(p.sessions) as s:
         draft_id = s.scalars(select(DraftRow.id).where(DraftRow.state == "pending")).first()
         assert draft_id is not None
-        assert queries.transition_draft(s, draft_id, ["pending"], "rejected", "ana")
+        assert transition_draft(s, draft_id, ["pending"], "rejected", "ana")
     second = parse(_text(found))
     assert value(second, "brandcare_drafts", state="pending") == pending - 1  # current
     assert value(second, "brandcare_drafts", state="rejected") == 0  # the cached total

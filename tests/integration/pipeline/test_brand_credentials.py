@@ -21,7 +21,8 @@ from brandcare.brands.setup import BrandSpec, QuerySpec, apply_brands
 from brandcare.brands.sources import Sources
 from brandcare.config import Settings
 from brandcare.pipeline.stages import Pipeline
-from brandcare.store import make_engine, migrate, queries, session_factory, transaction
+from brandcare.store import make_engine, migrate, session_factory, transaction
+from brandcare.store.mentions import NewDraft, create_drafts, transition_draft, upsert_mentions
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Author, Mention
 from responders.sender import SendStatus
@@ -138,10 +139,10 @@ def _approve_one(pipeline: Pipeline, query_id: int) -> tuple[int, str]:
             select(MentionRow).where(MentionRow.query_id == query_id).order_by(MentionRow.id)
         ).first()
         assert mention is not None, f"query {query_id} stored nothing"
-        (draft_id,) = queries.create_drafts(
-            s, [queries.NewDraft(mention.id, f"Sorry about that, {mention.id}: DM us")]
+        (draft_id,) = create_drafts(
+            s, [NewDraft(mention.id, f"Sorry about that, {mention.id}: DM us")]
         ).values()
-        assert queries.transition_draft(s, draft_id, ["pending"], "approved", "ana")
+        assert transition_draft(s, draft_id, ["pending"], "approved", "ana")
         return draft_id, mention.external_id
 
 
@@ -282,11 +283,11 @@ def _broken_twitter_draft(pipeline: Pipeline, query_id: int) -> int:
     )
     with transaction(pipeline.sessions) as s:
         brand_id = s.get(QueryRow, query_id).brand_id  # type: ignore[union-attr]
-        (mention_id,) = queries.upsert_mentions(s, brand_id, query_id, [mention])
-        (draft_id,) = queries.create_drafts(
-            s, [queries.NewDraft(mention_id, "Sorry: DM us your order number")]
+        (mention_id,) = upsert_mentions(s, brand_id, query_id, [mention])
+        (draft_id,) = create_drafts(
+            s, [NewDraft(mention_id, "Sorry: DM us your order number")]
         ).values()
-        assert queries.transition_draft(s, draft_id, ["pending"], "approved", "ana")
+        assert transition_draft(s, draft_id, ["pending"], "approved", "ana")
     return draft_id
 
 

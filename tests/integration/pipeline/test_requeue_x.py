@@ -29,7 +29,8 @@ from brandcare.cli import app as cli
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.stages import Pipeline
-from brandcare.store import make_engine, migrate, queries, session_factory, transaction
+from brandcare.store import make_engine, migrate, session_factory, transaction
+from brandcare.store.mentions import NewDraft, create_drafts, transition_draft, upsert_mentions
 from brandcare.store.models import DraftRow, EventRow, QueryRow, ReplyRow
 from listener.base import Author, Mention
 from responders.sender import SendStatus
@@ -112,16 +113,12 @@ def _failed_draft(world: World, mention: Mention) -> int:
     """A draft approved by ana whose send failed: the profile cannot post."""
     with transaction(world.sessions) as s:
         brand_id = s.get(QueryRow, world.query_id).brand_id  # type: ignore[union-attr]
-        (mention_id,) = queries.upsert_mentions(s, brand_id, world.query_id, [mention])
-        (draft_id,) = queries.create_drafts(
+        (mention_id,) = upsert_mentions(s, brand_id, world.query_id, [mention])
+        (draft_id,) = create_drafts(
             s,
-            [
-                queries.NewDraft(
-                    mention_id, f"Sorry: DM us your order number, {mention.author.handle}"
-                )
-            ],
+            [NewDraft(mention_id, f"Sorry: DM us your order number, {mention.author.handle}")],
         ).values()
-        assert queries.transition_draft(s, draft_id, ["pending"], "approved", "ana")
+        assert transition_draft(s, draft_id, ["pending"], "approved", "ana")
     outcome = world.pipeline().send(draft_id)
     assert outcome is not None
     assert outcome.status is SendStatus.AUTH_FAILED

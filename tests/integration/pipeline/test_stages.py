@@ -7,7 +7,14 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from brandcare.brands.setup import QuerySpec
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import (
+    record_usage,
+    reply_state,
+    stale_work,
+    start_reply,
+    transition_draft,
+)
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Page
 from listener.errors import AuthError, RateLimited, TransientSourceError
@@ -76,7 +83,7 @@ def test_a_spent_budget_stops_polling_and_says_so(sessions):
     )
     qid = query_id(sessions)
     with transaction(sessions) as s:
-        queries.record_usage(
+        record_usage(
             s,
             brand_id=1,
             platform="scripted",
@@ -124,7 +131,7 @@ def _approved_draft(sessions, source):  # type: ignore[no-untyped-def]
     draft_id = pipeline.draft(mention_id)
     assert draft_id is not None
     with transaction(sessions) as s:
-        assert queries.transition_draft(s, draft_id, ["pending"], "approved", "agent")
+        assert transition_draft(s, draft_id, ["pending"], "approved", "agent")
     return pipeline, draft_id
 
 
@@ -185,8 +192,8 @@ def test_a_send_whose_worker_died_before_posting_is_posted_after_the_window(sess
     source = ScriptedSource.with_mentions([make_mention("1", "@SkywayAir lost my bag")])
     pipeline, draft_id = _approved_draft(sessions, source)
     with transaction(sessions) as s:  # the worker took it, then died before the post
-        assert queries.transition_draft(s, draft_id, ["approved"], "sending", "system")
-        queries.start_reply(s, draft_id, "scripted")
+        assert transition_draft(s, draft_id, ["approved"], "sending", "system")
+        start_reply(s, draft_id, "scripted")
     assert pipeline.send(draft_id).status is SendStatus.UNKNOWN  # too early: only looks
     assert source.post_calls == 0
     later = dt.datetime.now(dt.UTC) + pipeline.settle_window * 2
@@ -204,7 +211,7 @@ def test_a_post_refused_by_a_rate_limit_is_posted_once_the_limit_resets(sessions
     assert refused.retry_after == 30
     with transaction(sessions) as s:
         assert s.get(DraftRow, draft_id).state == "sending"
-        assert queries.reply_state(s, draft_id) == "refused"
+        assert reply_state(s, draft_id) == "refused"
     # The actor retries after ``retry_after`` (30 s), well inside the settle window
     # (3 min): nothing was in flight, so it posts without waiting or looking first.
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=31)
@@ -216,7 +223,7 @@ def test_a_post_refused_by_a_rate_limit_is_posted_once_the_limit_resets(sessions
     assert pipeline.send(draft_id) is None  # a duplicate retry finds it sent
     with transaction(sessions) as s:
         assert s.get(DraftRow, draft_id).state == "sent"
-        assert queries.reply_state(s, draft_id) == "posted"
+        assert reply_state(s, draft_id) == "posted"
 
 
 def test_an_unclear_post_is_still_only_checked_inside_the_window(sessions):
@@ -225,7 +232,7 @@ def test_an_unclear_post_is_still_only_checked_inside_the_window(sessions):
     )
     assert pipeline.send(draft_id).status is SendStatus.UNKNOWN
     with transaction(sessions) as s:
-        assert queries.reply_state(s, draft_id) == "unknown"
+        assert reply_state(s, draft_id) == "unknown"
     assert pipeline.send(draft_id).status is SendStatus.UNKNOWN  # looks, does not post
     assert source.post_calls == 1
 
@@ -236,7 +243,7 @@ def test_stale_work_is_found_for_the_sweep(sessions):
     pipeline.poll(query_id(sessions))
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     with transaction(sessions) as s:
-        stale = queries.stale_work(s, later)
+        stale = stale_work(s, later)
     assert len(stale.unscored) == 1
 
 

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from brandcare.store import transaction
-from brandcare.store.models import BrandRow, DraftRow, EventRow, ScoreRow, utcnow
-from brandcare.store.queries import (
+from brandcare.store.mentions import (
     NewDraft,
     ScoreRecord,
     count_by_state,
@@ -23,6 +22,7 @@ from brandcare.store.queries import (
     transition_draft,
     upsert_mentions,
 )
+from brandcare.store.models import BrandRow, DraftRow, EventRow, ScoreRow, utcnow
 from tests.integration.store.helpers import mention
 
 

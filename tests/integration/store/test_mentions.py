@@ -12,14 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import transaction
-from brandcare.store.models import (
-    EventRow,
-    MentionRevisionRow,
-    MentionRow,
-    NaiveDatetimeError,
-    ScoreRow,
-)
-from brandcare.store.queries import (
+from brandcare.store.mentions import (
     ScoreRecord,
     TextToScore,
     get_cursor,
@@ -29,6 +22,13 @@ from brandcare.store.queries import (
     set_mention_state,
     texts_to_score,
     upsert_mentions,
+)
+from brandcare.store.models import (
+    EventRow,
+    MentionRevisionRow,
+    MentionRow,
+    NaiveDatetimeError,
+    ScoreRow,
 )
 from tests.integration.store.helpers import T0, mention
 

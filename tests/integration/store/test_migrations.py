@@ -11,7 +11,15 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcare.store import make_engine, queries, transaction
+from brandcare.store import make_engine, transaction
+from brandcare.store.mentions import (
+    NewDraft,
+    create_drafts,
+    finish_reply,
+    reply_state,
+    start_reply,
+    upsert_mentions,
+)
 from brandcare.store.migrate import current, downgrade, head, upgrade
 from brandcare.store.models import REPLY_STATES, Base
 from tests.integration.store.helpers import mention
@@ -76,16 +84,16 @@ def test_reply_states_admit_exactly_the_models_values(
     migration rewrote (0007: reply state ``refused``)."""
     brand_id, query_id = brand_query
     with transaction(factory) as s:
-        [mention_id] = queries.upsert_mentions(s, brand_id, query_id, [mention("1")])
-        draft_id = queries.create_drafts(s, [queries.NewDraft(mention_id, "Hi")])[mention_id]
-        assert queries.start_reply(s, draft_id, "twitter")
+        [mention_id] = upsert_mentions(s, brand_id, query_id, [mention("1")])
+        draft_id = create_drafts(s, [NewDraft(mention_id, "Hi")])[mention_id]
+        assert start_reply(s, draft_id, "twitter")
     for state in REPLY_STATES:
         with transaction(factory) as s:
-            queries.finish_reply(s, draft_id, state=state)  # type: ignore[arg-type]
+            finish_reply(s, draft_id, state=state)  # type: ignore[arg-type]
         with transaction(factory) as s:
-            assert queries.reply_state(s, draft_id) == state
+            assert reply_state(s, draft_id) == state
     with pytest.raises(IntegrityError), transaction(factory) as s:
-        queries.finish_reply(s, draft_id, state="nonsense")  # type: ignore[arg-type]
+        finish_reply(s, draft_id, state="nonsense")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -109,10 +117,10 @@ def test_downgrading_0007_turns_refused_replies_into_unknown_ones(
             query = QueryRow(brand_id=brand.id, platform="twitter", kind="search", terms="x")
             s.add(query)
             s.flush()
-            [mention_id] = queries.upsert_mentions(s, brand.id, query.id, [mention("1")])
-            draft_id = queries.create_drafts(s, [queries.NewDraft(mention_id, "Hi")])[mention_id]
-            queries.start_reply(s, draft_id, "twitter")
-            queries.finish_reply(s, draft_id, state="refused")
+            [mention_id] = upsert_mentions(s, brand.id, query.id, [mention("1")])
+            draft_id = create_drafts(s, [NewDraft(mention_id, "Hi")])[mention_id]
+            start_reply(s, draft_id, "twitter")
+            finish_reply(s, draft_id, state="refused")
         engine.dispose()
         downgrade(url, "0006")
         with engine.connect() as conn:

@@ -11,7 +11,8 @@ import re
 
 from brandcare.agents import users
 from brandcare.pipeline.send import send_target
-from brandcare.store import queries, transaction
+from brandcare.store import transaction
+from brandcare.store.mentions import start_reply, transition_draft
 from brandcare.store.models import DraftRow
 from brandcare.web.pages import NOTICES
 from tests.integration.web.conftest import Site, csrf
@@ -27,8 +28,8 @@ def _fail(site: Site, name: str = "bag") -> int:
             ("approved", "sending", {}),
             ("sending", "failed", {"failure_reason": REASON}),
         ):
-            assert queries.transition_draft(s, draft_id, [old], new, "system", **fields)
-        queries.start_reply(s, draft_id, "scripted")
+            assert transition_draft(s, draft_id, [old], new, "system", **fields)
+        start_reply(s, draft_id, "scripted")
     return draft_id
 
 
