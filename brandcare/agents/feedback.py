@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from brandcare.store.mentions import add_event
+from brandcare.store.events import add_event
 from brandcare.store.models import (
     CORRECTABLE_FIELDS,
     SENTIMENTS,

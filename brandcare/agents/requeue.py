@@ -27,7 +27,8 @@ from brandcare.pipeline import runtime
 from brandcare.pipeline.send import send_target
 from brandcare.pipeline.stages import Pipeline
 from brandcare.store import inbox, transaction
-from brandcare.store.mentions import add_event, transition_draft
+from brandcare.store.drafts import transition_draft
+from brandcare.store.events import add_event
 from brandcare.store.models import DraftRow
 from listener.errors import AuthError
 from responders.approval import DraftAction, DraftState, InvalidTransition, transition

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.store import inbox, transaction
-from brandcare.store.mentions import add_event, set_mention_state, transition_draft
+from brandcare.store.drafts import transition_draft
+from brandcare.store.events import add_event
+from brandcare.store.mentions import set_mention_state
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ScoreRow, utcnow
 from responders.approval import (
     DraftAction,

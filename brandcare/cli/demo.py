@@ -26,7 +26,7 @@ from brandcare.pipeline import runtime
 from brandcare.pipeline.queue import setup_broker
 from brandcare.pipeline.schedule import Enqueue, Scheduler
 from brandcare.store import migrate, transaction
-from brandcare.store.mentions import count_by_state, pending_queue, transition_draft
+from brandcare.store.drafts import count_by_state, pending_queue, transition_draft
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ReplyRow
 
 DEMO_AGENT = "demo-agent"

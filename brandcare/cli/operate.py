@@ -223,7 +223,7 @@ def queue_(
 
     from brandcare.cli.reports import queue_lines
     from brandcare.store import make_engine, session_factory, transaction
-    from brandcare.store.mentions import pending_queue
+    from brandcare.store.drafts import pending_queue
     from brandcare.store.models import BrandRow, QueryRow
 
     settings = load_settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from brandcare.store.mentions import QueueEntry
+from brandcare.store.drafts import QueueEntry
 
 
 def _one_line(text: str, width: int = 200) -> str:

@@ -16,7 +16,7 @@ from brandcare.config import Settings
 from brandcare.insights import alerts, digest, mail, render
 from brandcare.insights.notify import notifier
 from brandcare.store import transaction
-from brandcare.store.mentions import add_event
+from brandcare.store.events import add_event
 from brandcare.store.models import BrandRow, EventRow, utcnow
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.brands.sources import SourceLookup
 from brandcare.replies.memory import ReplyMemory
-from brandcare.store.mentions import NewDraft, add_event, create_drafts, set_mention_state
+from brandcare.store.drafts import NewDraft, create_drafts
+from brandcare.store.events import add_event
+from brandcare.store.mentions import set_mention_state
 from brandcare.store.models import MentionRow
 from listener.base import Author, Mention
 from responders.policy import Thresholds

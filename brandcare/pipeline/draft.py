@@ -13,7 +13,8 @@ from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase, mention_value
 from brandcare.replies.memory import Request
 from brandcare.store import transaction
-from brandcare.store.mentions import NewDraft, create_drafts, set_mention_state
+from brandcare.store.drafts import NewDraft, create_drafts
+from brandcare.store.mentions import set_mention_state
 from brandcare.store.models import BrandRow, MentionRow, ScoreRow
 from listener.base import Mention
 from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply

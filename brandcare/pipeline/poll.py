@@ -12,15 +12,10 @@ from brandcare.brands.credentials import Purpose, Use
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, SYSTEM, PipelineBase
 from brandcare.store import transaction
-from brandcare.store.mentions import (
-    add_event,
-    get_cursor,
-    record_usage,
-    set_cursor,
-    upsert_mentions,
-    usage_cost_since,
-)
+from brandcare.store.events import add_event
+from brandcare.store.mentions import get_cursor, set_cursor, upsert_mentions
 from brandcare.store.models import BrandRow, QueryRow
+from brandcare.store.usage import record_usage, usage_cost_since
 from listener.base import Query
 from listener.errors import AuthError, PermanentSourceError
 

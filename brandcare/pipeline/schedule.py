@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import transaction
-from brandcare.store.mentions import StaleWork, stale_work
 from brandcare.store.models import BrandRow, QueryRow
+from brandcare.store.replies import StaleWork, stale_work
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,8 @@ from collections.abc import Sequence
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase
 from brandcare.store import transaction
-from brandcare.store.mentions import (
-    ScoreRecord,
-    TextToScore,
-    save_scores,
-    set_mention_state,
-    texts_to_score,
-)
+from brandcare.store.mentions import set_mention_state
+from brandcare.store.scores import ScoreRecord, TextToScore, save_scores, texts_to_score
 from responders.policy import Action, decide
 from sentiment.base import Scorer, Scores
 

@@ -13,16 +13,11 @@ from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, SYSTEM, PipelineBase, mention_value
 from brandcare.store import memory as reply_memory
 from brandcare.store import transaction
-from brandcare.store.mentions import (
-    claim_send,
-    finish_reply,
-    mark_deleted,
-    record_usage,
-    reply_state,
-    start_reply,
-    transition_draft,
-)
+from brandcare.store.drafts import transition_draft
+from brandcare.store.mentions import mark_deleted
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, QueryRow
+from brandcare.store.replies import claim_send, finish_reply, reply_state, start_reply
+from brandcare.store.usage import record_usage
 from listener.base import Mention
 from listener.errors import AuthError
 from responders.sender import SendOutcome, SendStatus, check_sent, send_once

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
-from brandcare.store.mentions import latest_score_of_mention
 from brandcare.store.models import DraftRow, MentionRow, ReplyRow, ScoreRow
+from brandcare.store.scores import latest_score_of_mention
 
 
 def epoch_bucket(session: Session, column: Any, seconds: int) -> ColumnElement[int]:

@@ -1,7 +1,7 @@
 """What the social care inbox reads: filtered lanes of drafts, a draft's context, claims.
 
 Read models only (plus claims, which are bookkeeping, not draft state): every state
-change still goes through ``queries.transition_draft``. Each function is one or two
+change still goes through ``drafts.transition_draft``. Each function is one or two
 statements so the inbox stays fast with a long history.
 """
 
@@ -15,7 +15,6 @@ from typing import TypeAlias
 from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from brandcare.store.mentions import latest_score_of_mention
 from brandcare.store.models import (
     BrandRow,
     CorrectionRow,
@@ -26,6 +25,7 @@ from brandcare.store.models import (
     ScoreRow,
     utcnow,
 )
+from brandcare.store.scores import latest_score_of_mention
 
 _draft_t: Table = DraftRow.__table__  # type: ignore[assignment]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from brandcare.store.mentions import _chunks, _insert
 from brandcare.store.models import DraftRow, MentionRow, ReplyMemoryRow, utcnow
+from brandcare.store.sql import chunks, dialect_insert
 
 _memory_t: Table = ReplyMemoryRow.__table__  # type: ignore[assignment]
 
@@ -64,7 +64,7 @@ def remember(session: Session, records: Sequence[MemoryRecord]) -> int:
         for r in records
     ]
     stmt = (
-        _insert(session, _memory_t)
+        dialect_insert(session, _memory_t)
         .on_conflict_do_nothing(index_elements=["brand_id", "source", "source_ref"])
         .returning(_memory_t.c.id)
     )
@@ -153,7 +153,7 @@ def vectors_of(
 ) -> list[tuple[int, bytes | None, str | None]]:
     """(id, vector, encoder) of the given rows."""
     out: list[tuple[int, bytes | None, str | None]] = []
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         stmt = select(_memory_t.c.id, _memory_t.c.embedding, _memory_t.c.encoder).where(
             _memory_t.c.id.in_(chunk)
         )
@@ -164,7 +164,7 @@ def vectors_of(
 def rows(session: Session, ids: Collection[int]) -> dict[int, ReplyMemoryRow]:
     """The remembered replies with these ids."""
     found: dict[int, ReplyMemoryRow] = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         for row in session.scalars(select(ReplyMemoryRow).where(ReplyMemoryRow.id.in_(chunk))):
             found[row.id] = row
     return found

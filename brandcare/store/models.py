@@ -312,7 +312,7 @@ class DraftRow(Base):
     """The reply proposed for a mention and where it is in the approval flow.
 
     ``version`` is SQLAlchemy's optimistic lock for ORM edits; state changes go
-    through ``queries.transition_draft``, a compare-and-set that bumps it too.
+    through ``drafts.transition_draft``, a compare-and-set that bumps it too.
     """
 
     __tablename__ = "draft"

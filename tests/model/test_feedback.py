@@ -22,9 +22,9 @@ from brandcare.cli import app as cli
 from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, session_factory, transaction
 from brandcare.store.aggregates import counts_by
-from brandcare.store.mentions import latest_score_of_mention
 from brandcare.store.migrate import upgrade
 from brandcare.store.models import BrandRow, MentionRow, ScoreRow
+from brandcare.store.scores import latest_score_of_mention
 from sentiment.artifacts import default_model_dir, file_sha256, load_config
 from sentiment.corrections import (
     CorrectionsFileError,

@@ -18,7 +18,7 @@ from brandcare.config import Settings
 from brandcare.insights.periodic import Periodic
 from brandcare.pipeline.schedule import Enqueue, Scheduler
 from brandcare.store import make_engine, session_factory
-from brandcare.store.mentions import StaleWork
+from brandcare.store.replies import StaleWork
 from tests.integration.deployment import (
     TcpProxy,
     assert_each_once,

@@ -17,7 +17,7 @@ from brandcare.insights.notify import Channel, Notifier
 from brandcare.ops import logs
 from brandcare.ops.logs import JsonFormatter
 from brandcare.store import transaction
-from brandcare.store.mentions import transition_draft
+from brandcare.store.drafts import transition_draft
 from brandcare.store.models import DraftRow
 from listener.errors import AuthError
 from tests.integration.observability.conftest import Flow, make_flow

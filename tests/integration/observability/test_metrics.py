@@ -19,7 +19,7 @@ from brandcare.ops import metrics_http
 from brandcare.pipeline import tasks
 from brandcare.pipeline.queue import setup_broker
 from brandcare.store import make_engine, migrate, session_factory, transaction
-from brandcare.store.mentions import transition_draft
+from brandcare.store.drafts import transition_draft
 from brandcare.store.models import AlertRow, BrandRow, DraftRow, MentionRow
 from brandcare.web import create_app
 from listener.errors import RateLimited

@@ -22,7 +22,8 @@ from brandcare.brands.sources import Sources
 from brandcare.config import Settings
 from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, migrate, session_factory, transaction
-from brandcare.store.mentions import NewDraft, create_drafts, transition_draft, upsert_mentions
+from brandcare.store.drafts import NewDraft, create_drafts, transition_draft
+from brandcare.store.mentions import upsert_mentions
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.base import Author, Mention
 from responders.sender import SendStatus

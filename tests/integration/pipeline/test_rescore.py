@@ -13,8 +13,9 @@ from brandcare.cli import app as cli
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.store import transaction
-from brandcare.store.mentions import latest_score_of_mention, pending_queue
+from brandcare.store.drafts import pending_queue
 from brandcare.store.models import DraftRow, MentionRow, ScoreRow
+from brandcare.store.scores import latest_score_of_mention
 from sentiment.base import Scores, Sentiment, SentimentProbs
 from sentiment.baseline import BaselineScorer
 from tests.integration.pipeline.conftest import add_brand, make_pipeline

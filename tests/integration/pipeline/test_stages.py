@@ -8,14 +8,10 @@ from sqlalchemy import func, select
 
 from brandcare.brands.setup import QuerySpec
 from brandcare.store import transaction
-from brandcare.store.mentions import (
-    record_usage,
-    reply_state,
-    stale_work,
-    start_reply,
-    transition_draft,
-)
+from brandcare.store.drafts import transition_draft
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
+from brandcare.store.replies import reply_state, stale_work, start_reply
+from brandcare.store.usage import record_usage
 from listener.base import Page
 from listener.errors import AuthError, RateLimited, TransientSourceError
 from listener.fake import ScriptedSource, make_mention

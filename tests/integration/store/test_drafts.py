@@ -11,18 +11,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from brandcare.store import transaction
-from brandcare.store.mentions import (
+from brandcare.store.drafts import (
     NewDraft,
-    ScoreRecord,
     count_by_state,
     create_draft,
     create_drafts,
     pending_queue,
-    save_scores,
     transition_draft,
-    upsert_mentions,
 )
+from brandcare.store.mentions import upsert_mentions
 from brandcare.store.models import BrandRow, DraftRow, EventRow, ScoreRow, utcnow
+from brandcare.store.scores import ScoreRecord, save_scores
 from tests.integration.store.helpers import mention
 
 

@@ -12,23 +12,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import transaction
-from brandcare.store.mentions import (
-    ScoreRecord,
-    TextToScore,
-    get_cursor,
-    mentions_to_score,
-    save_scores,
-    set_cursor,
-    set_mention_state,
-    texts_to_score,
-    upsert_mentions,
-)
+from brandcare.store.mentions import get_cursor, set_cursor, set_mention_state, upsert_mentions
 from brandcare.store.models import (
     EventRow,
     MentionRevisionRow,
     MentionRow,
     NaiveDatetimeError,
     ScoreRow,
+)
+from brandcare.store.scores import (
+    ScoreRecord,
+    TextToScore,
+    mentions_to_score,
+    save_scores,
+    texts_to_score,
 )
 from tests.integration.store.helpers import T0, mention
 

@@ -12,16 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import make_engine, transaction
-from brandcare.store.mentions import (
-    NewDraft,
-    create_drafts,
-    finish_reply,
-    reply_state,
-    start_reply,
-    upsert_mentions,
-)
+from brandcare.store.drafts import NewDraft, create_drafts
+from brandcare.store.mentions import upsert_mentions
 from brandcare.store.migrate import current, downgrade, head, upgrade
 from brandcare.store.models import REPLY_STATES, Base
+from brandcare.store.replies import finish_reply, reply_state, start_reply
 from tests.integration.store.helpers import mention
 
 

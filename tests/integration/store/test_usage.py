@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import transaction
-from brandcare.store.mentions import record_usage, usage_cost_since, usage_since
 from brandcare.store.models import ApiUsageRow
+from brandcare.store.usage import record_usage, usage_cost_since, usage_since
 
 DAY = dt.date(2026, 11, 2)
 

@@ -12,8 +12,9 @@ import re
 from brandcare.agents import users
 from brandcare.pipeline.send import send_target
 from brandcare.store import transaction
-from brandcare.store.mentions import start_reply, transition_draft
+from brandcare.store.drafts import transition_draft
 from brandcare.store.models import DraftRow
+from brandcare.store.replies import start_reply
 from brandcare.web.pages import NOTICES
 from tests.integration.web.conftest import Site, csrf
 
