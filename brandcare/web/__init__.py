@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from brandcare.agents.review import send_approved
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
-from brandcare.web import api, metrics, pages
+from brandcare.web import admin, api, metrics, pages
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 from brandcare.web.throttle import LoginThrottle
 
@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.include_router(api.router)
     app.include_router(metrics.router)
 
