@@ -1,6 +1,10 @@
 """The ``brandcare`` command line: the contract other tools and people rely on.
 
+The top of the app: it may import every part (benchmarks only from here); nothing imports it.
+
 One module per group of commands; importing them registers their commands on ``app``.
+``_app`` holds what every command needs; ``demo`` and ``reports`` are what ``brandcare
+demo`` and ``brandcare queue`` run.
 """
 
 from __future__ import annotations

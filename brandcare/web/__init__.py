@@ -1,5 +1,7 @@
 """The social care inbox: server-rendered pages (Jinja2 + HTMX) and a JSON API.
 
+May import agents, the pipeline and everything below them; never the CLI or benchmarks.
+
 ``create_app`` wires settings, the database and a send dispatcher into a FastAPI app;
 ``brandcare serve`` runs it with uvicorn. The web layer only reads through
 ``store.inbox`` and changes drafts through ``brandcare.agents.review``, like the CLI.
