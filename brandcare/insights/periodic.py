@@ -16,7 +16,7 @@ from brandcare.config import Settings
 from brandcare.insights import alerts, digest, mail, render
 from brandcare.insights.notify import notifier
 from brandcare.store import transaction
-from brandcare.store.events import add_event
+from brandcare.store.events import SYSTEM, add_event
 from brandcare.store.models import BrandRow, EventRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -80,4 +80,4 @@ class Periodic:
             log.exception("the %s digest of %s was not mailed", period, slug)
             return
         with transaction(self.sessions) as s:
-            add_event(s, "system", "digest.sent", detail=key)
+            add_event(s, SYSTEM, "digest.sent", detail=key)

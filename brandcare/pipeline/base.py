@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.brands.sources import SourceLookup
 from brandcare.replies.memory import ReplyMemory
 from brandcare.store.drafts import NewDraft, create_drafts
-from brandcare.store.events import add_event
+from brandcare.store.events import SYSTEM, add_event
 from brandcare.store.mentions import set_mention_state
-from brandcare.store.models import MentionRow
+from brandcare.store.models import MentionRow, utcnow
 from listener.base import Author, Mention
 from responders.policy import Thresholds
 from sentiment.base import Scorer
@@ -31,7 +31,6 @@ from sentiment.base import Scorer
 LOGGER = "brandcare.pipeline"
 log = logging.getLogger(LOGGER)
 
-SYSTEM = "system"
 #: How much of an exception's message an agent is shown (and the database keeps).
 _ERROR_CHARS = 500
 
@@ -50,11 +49,6 @@ class Prices:
     def post_cost(self, platform: str) -> float:
         """Estimated cost of creating one post on ``platform``."""
         return self.x_post if platform == "twitter" else 0.0
-
-
-def utcnow() -> dt.datetime:
-    """Now, timezone-aware UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def mention_value(row: MentionRow) -> Mention:

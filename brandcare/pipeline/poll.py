@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.ops import metrics
-from brandcare.pipeline.base import LOGGER, SYSTEM, PipelineBase
+from brandcare.pipeline.base import LOGGER, PipelineBase
 from brandcare.store import transaction
-from brandcare.store.events import add_event
+from brandcare.store.events import SYSTEM, add_event
 from brandcare.store.mentions import get_cursor, set_cursor, upsert_mentions
 from brandcare.store.models import BrandRow, QueryRow
 from brandcare.store.usage import record_usage, usage_cost_since

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.ops import metrics
-from brandcare.pipeline.base import LOGGER, SYSTEM, PipelineBase, mention_value
+from brandcare.pipeline.base import LOGGER, PipelineBase, mention_value
 from brandcare.store import memory as reply_memory
 from brandcare.store import transaction
 from brandcare.store.drafts import transition_draft
+from brandcare.store.events import SYSTEM
 from brandcare.store.mentions import mark_deleted
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, QueryRow
 from brandcare.store.replies import claim_send, finish_reply, reply_state, start_reply
