@@ -38,6 +38,18 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
 
 
+#: Invisible characters that only ever hide or reorder what a reader sees: bidi embeddings,
+#: overrides and isolates (which can make an inbox show text in another order than it is
+#: stored: "Trojan Source"), zero-width space, word joiner and byte order marks. Zero-width
+#: joiners stay: emoji sequences and several scripts need them.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` made storable (``storable``) without the invisible characters above."""
+    return _INVISIBLE.sub("", storable(text))
+
+
 def fit(text: str, width: int) -> str:
     """A display field (a handle, a name) made storable and cut to its column's width."""
     return storable(text)[:width]

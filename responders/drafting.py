@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from listener.base import Mention
+from listener import text as reply_text
+from listener.base import Mention, ReplyRules
 from responders.policy import Action, Decision
 from responders.privacy import Finding, find_personal_data, scrub
 from responders.voice import Voice
@@ -268,19 +268,6 @@ PRIVACY_WORDS: dict[str, str] = {
     "address": "address",
 }
 
-#: Character limits per platform; X counts every link as 23 and wide characters as 2.
-PLATFORM_LIMITS: dict[str, int] = {"twitter": 280, "x": 280, "reddit": 10_000}
-_X_PLATFORMS = frozenset({"twitter", "x"})
-_X_URL_LENGTH = 23
-_X_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-#: One character outside the light ranges (what X counts twice).
-_X_HEAVY = re.compile(
-    "[^" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in _X_LIGHT_RANGES) + "]"
-)
-_SCHEME_URL = re.compile(r"https?://\S+", re.IGNORECASE)
-_BARE_URL = re.compile(r"(?<![\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/\S*)?(?![\w-])", re.IGNORECASE)
-_URL_TRAILING = ".,!?:;)]}'\""
-
 #: Parts dropped, in this order, until a draft fits the limit.
 TRIM_ORDER: tuple[str, ...] = (
     "link",
@@ -383,45 +370,10 @@ class _Named:
     phrase: str  # what the reply says: "your flight UA 123", "your Pixel 8"
 
 
-def reply_length(text: str, platform: str) -> int:
-    """The length the platform counts for ``text``.
-
-    On X, per its counting rules: links count 23 whatever their length and characters
-    outside the Latin, punctuation and common-symbol ranges count 2 (an emoji sequence
-    is overcounted, never undercounted). Elsewhere, characters.
-    """
-    text = unicodedata.normalize("NFC", text)
-    if platform.lower() not in _X_PLATFORMS:
-        return len(text)
-    total, last = 0, 0
-    for start, end, counted in _x_links(text):
-        total += _x_weight(text[last:start]) + counted
-        last = end
-    return total + _x_weight(text[last:])
-
-
-def _x_links(text: str) -> list[tuple[int, int, int]]:
-    spans: list[tuple[int, int, int]] = []
-    for m in _SCHEME_URL.finditer(text):
-        link = m.group().rstrip(_URL_TRAILING)
-        spans.append((m.start(), m.start() + len(link), _X_URL_LENGTH))
-    for m in _BARE_URL.finditer(text):
-        if any(s <= m.start() < e for s, e, _ in spans):
-            continue
-        # X links a bare domain only if it knows the TLD; counting the larger of the two
-        # readings can only overcount.
-        link = m.group().rstrip(_URL_TRAILING)
-        end = m.start() + len(link)
-        spans.append((m.start(), end, max(_X_URL_LENGTH, _x_weight(link))))
-    return sorted(spans)
-
-
-def _x_weight(text: str) -> int:
-    """One per character plus one per heavy character: a regex scan, not a Python loop
-    over characters, which cost more than the rest of drafting together."""
-    if text.isascii():
-        return len(text)
-    return len(text) + sum(1 for _ in _X_HEAVY.finditer(text))
+def reply_length(text: str, rules: ReplyRules) -> int:
+    """The length the platform counts for ``text`` (``listener.text.reply_length``): links,
+    wide characters and graphemes counted as the rules say, never by platform name."""
+    return reply_text.reply_length(text, rules)
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
@@ -496,22 +448,15 @@ def choose_template(scores: Scores) -> tuple[str, tuple[str, ...]]:
     return name, tuple(notes)
 
 
-def handle_text(mention: Mention) -> str:
-    """How a reply names the author: "@kim" on X, "u/kim" on Reddit; "" when unsafe."""
-    return _handle_text(mention)
+def handle_text(mention: Mention, rules: ReplyRules) -> str:
+    """How a reply names the author ("@kim", "u/kim", "@kim@example.social" as the rules
+    say); "" when the handle is unsafe to echo."""
+    return reply_text.address_of(mention.author.handle, rules)
 
 
 def named_things(clean: str, voice: Voice) -> dict[str, str]:
     """What a scrubbed text names that a reply may repeat: kind -> phrase ("your flight UA 1")."""
     return {kind: named.phrase for kind, named in _named_things(clean, voice).items()}
-
-
-def _handle_text(mention: Mention) -> str:
-    handle = re.sub(r"^(?:@|u/|/u/)", "", mention.author.handle.strip())
-    # Platform handles are letters, digits, "_" and "-"; anything else is not echoed.
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", handle):
-        return ""
-    return f"u/{handle}" if mention.platform.lower() == "reddit" else f"@{handle}"
 
 
 def _named_things(clean: str, voice: Voice) -> dict[str, _Named]:
@@ -579,6 +524,9 @@ class _Pieces:
     privacy: str
     link: str
     sign_off: str
+    #: The author's address the reply must open with (rules' ``address_first``); never
+    #: trimmed: it is what notifies the author.
+    lead: str = ""
 
 
 def _compose(p: _Pieces, dropped: frozenset[str]) -> str:
@@ -603,27 +551,25 @@ def _compose(p: _Pieces, dropped: frozenset[str]) -> str:
         body = f"{greeting} {body}"
     if p.sign_off and "sign_off" not in dropped:
         body = f"{body} {p.sign_off}"
-    return body
+    return f"{p.lead} {body}" if p.lead else body
 
 
-def fitting_prefix(parts: Sequence[str], limit: int, platform: str) -> str:
-    """The most ``parts`` from the start, joined by spaces, that fit the platform's limit
+def fitting_prefix(parts: Sequence[str], rules: ReplyRules) -> str:
+    """The most ``parts`` from the start, joined by spaces, that fit the rules' limit
     ("" when not even the first fits): cuts fall between sentences or words, never inside."""
     kept = ""
     for i in range(1, len(parts) + 1):
         candidate = " ".join(parts[:i])
-        if reply_length(candidate, platform) > limit:
+        if reply_length(candidate, rules) > rules.limit:
             break
         kept = candidate
     return kept
 
 
-def _cut_to_fit(text: str, limit: int, platform: str) -> str:
+def _cut_to_fit(text: str, rules: ReplyRules) -> str:
     """The most whole sentences from the start of ``text`` that fit, else whole words."""
     sentences = re.split(r"(?<=[.!?]) ", text)
-    return fitting_prefix(sentences, limit, platform) or fitting_prefix(
-        text.split(" "), limit, platform
-    )
+    return fitting_prefix(sentences, rules) or fitting_prefix(text.split(" "), rules)
 
 
 def _leaks(mention_text: str, findings: Sequence[Finding], draft_text: str) -> list[str]:
@@ -648,9 +594,11 @@ def draft_reply(
     decision: Decision,
     voice: Voice,
     *,
-    limit: int,
+    rules: ReplyRules,
 ) -> Draft:
-    """A reply to ``mention`` in ``voice`` that fits ``limit`` as the platform counts it.
+    """A reply to ``mention`` in ``voice`` that fits the ``rules``' limit as they count it.
+
+    Where the rules want the author named first, the reply opens with their address.
 
     Raises ``NotDraftable`` unless the policy decided to reply: trolls are skipped and
     shown to agents with their reasons, and chatter needs nothing.
@@ -661,6 +609,7 @@ def draft_reply(
             f"{mention.external_id}; only 'reply' decisions get a draft (skipped trolls are "
             "shown to agents, who can unskip them)"
         )
+    limit = rules.limit
     if limit <= 0:
         raise LimitTooSmall(f"limit must be positive, got {limit}")
     name, choice_notes = choose_template(scores)
@@ -682,8 +631,9 @@ def draft_reply(
         urgent=urgent,
         privacy=_privacy_phrase(dict.fromkeys(f.kind for f in findings if f.certain)),
         notes=notes,
+        rules=rules,
     )
-    text, dropped = _fit(pieces, limit, mention.platform)
+    text, dropped = _fit(pieces, rules)
     # Notes describe the final text: a part trimmed away is no longer claimed.
     gone = {"named": "named ", "urgent": "high urgency"}
     notes = [n for n in notes if not any(d in dropped and n.startswith(gone[d]) for d in gone)]
@@ -691,7 +641,7 @@ def draft_reply(
         left_out = ", ".join(_TRIM_WORDS[d] for d in dropped)
         notes.append(f"trimmed to fit {limit}: left out {left_out}")
     if text is None:
-        text = _cut_to_fit(_compose(pieces, frozenset(TRIM_ORDER)), limit, mention.platform)
+        text = _cut_to_fit(_compose(pieces, frozenset(TRIM_ORDER)), rules)
         if not text:
             raise LimitTooSmall(
                 f"no words of a reply fit the {limit}-character limit for {mention.platform}"
@@ -709,7 +659,7 @@ def draft_reply(
             name,
             mention.platform,
             mention.external_id,
-            reply_length(text, mention.platform),
+            reply_length(text, rules),
         )
     return Draft(text=text, template=name, notes=tuple(notes))
 
@@ -724,6 +674,7 @@ def _pieces(
     urgent: bool,
     privacy: str,
     notes: list[str],
+    rules: ReplyRules,
 ) -> _Pieces:
     """The sentences of the reply before trimming; appends what it chose to ``notes``.
 
@@ -749,9 +700,12 @@ def _pieces(
     opening_named, next_step_named = _personalise(
         template, clean, voice, values, complaint=complaint, notes=notes
     )
-    handle = _handle_text(mention)
+    handle = handle_text(mention, rules)
+    # Named first (Mastodon, Bluesky): the address opens the reply, the greeting is plain.
+    lead = handle if rules.address_first else ""
     return _Pieces(
-        greeting_handle=voice.render_greeting(handle),
+        lead=lead,
+        greeting_handle=voice.render_greeting("" if lead else handle),
         greeting_plain=voice.render_greeting(""),
         opening=_fill(template.sorry if complaint else template.opening, values),
         opening_named=opening_named,
@@ -792,11 +746,11 @@ def _personalise(
     return _fill(named_template, {**values, "thing": thing.phrase}), ""
 
 
-def _fit(pieces: _Pieces, limit: int, platform: str) -> tuple[str | None, tuple[str, ...]]:
+def _fit(pieces: _Pieces, rules: ReplyRules) -> tuple[str | None, tuple[str, ...]]:
     """The fullest composition that fits, and the parts dropped to get there."""
     dropped: list[str] = []
     previous = _compose(pieces, frozenset())
-    if reply_length(previous, platform) <= limit:
+    if reply_length(previous, rules) <= rules.limit:
         return previous, ()
     for part in TRIM_ORDER:
         candidate = _compose(pieces, frozenset([*dropped, part]))
@@ -804,6 +758,6 @@ def _fit(pieces: _Pieces, limit: int, platform: str) -> tuple[str | None, tuple[
             continue  # nothing of that part was in the draft
         dropped.append(part)
         previous = candidate
-        if reply_length(candidate, platform) <= limit:
+        if reply_length(candidate, rules) <= rules.limit:
             return candidate, tuple(dropped)
     return None, tuple(dropped)

@@ -27,7 +27,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from listener.base import Mention
+from listener import text as reply_text
+from listener.base import Mention, ReplyRules
 from responders.drafting import (
     DraftingError,
     fitting_prefix,
@@ -393,14 +394,14 @@ def _without_names(text: str, old_names: set[str], new_name: str, notes: list[st
     return re.sub(r"\s+([,.!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 
-def _fit(text: str, limit: int, platform: str, notes: list[str]) -> str:
-    """The most whole sentences from the start that fit the platform's limit."""
-    if reply_length(text, platform) <= limit:
+def _fit(text: str, rules: ReplyRules, notes: list[str]) -> str:
+    """The most whole sentences from the start that fit the rules' limit."""
+    if reply_length(text, rules) <= rules.limit:
         return text
-    kept = fitting_prefix(_sentences(text), limit, platform)
+    kept = fitting_prefix(_sentences(text), rules)
     if not kept:
-        raise NotAdaptable(f"not even the first sentence fits the {limit}-character limit")
-    notes.append(f"cut to fit {limit} characters on {platform}")
+        raise NotAdaptable(f"not even the first sentence fits the {rules.limit}-character limit")
+    notes.append(f"cut to fit {rules.limit} characters")
     return kept
 
 
@@ -433,7 +434,12 @@ def leaks(past: PastReply, text: str, *, new_handle: str = "", new_name: str = "
 
 
 def adapt(
-    past: PastReply, mention: Mention, voice: Voice, *, limit: int, similarity: float = 1.0
+    past: PastReply,
+    mention: Mention,
+    voice: Voice,
+    *,
+    rules: ReplyRules,
+    similarity: float = 1.0,
 ) -> Adapted:
     """``past``'s reply rewritten for ``mention``; raises ``NotAdaptable`` when too much of
     it belonged to the old case, or anything of the old customer's would remain."""
@@ -442,7 +448,7 @@ def adapt(
     ]
     text = html.unescape(past.reply_text).strip()
     original_words = len(_words(text))
-    new_handle = handle_text(mention)
+    new_handle = handle_text(mention, rules)
     new_name = _first_name(mention.author.name)
     # The reply's opening handles (the old author, others in the thread) become the new one.
     lead = _LEADING_HANDLES.match(text)
@@ -487,8 +493,10 @@ def adapt(
         raise NotAdaptable("too little of the past reply is left once the old case is removed")
     if new_handle and lead:
         text = f"{new_handle} {text}"
-    text = _fit(text, limit, mention.platform, notes)
-    bare_handle = new_handle.lstrip("@").removeprefix("u/")
+    # Where the author must be named first (Mastodon, Bluesky), the reply opens with them.
+    text = reply_text.addressed(text, new_handle, rules)
+    text = _fit(text, rules, notes)
+    bare_handle = new_handle.removeprefix(rules.address)
     left = leaks(past, text, new_handle=bare_handle, new_name=new_name)
     theirs = find_personal_data(mention.text)
     left += [f.kind for f in theirs if mention.text[f.start : f.end] in text]
@@ -502,7 +510,7 @@ def draft_from_matches(
     matches: Sequence[Match],
     voice: Voice,
     *,
-    limit: int,
+    rules: ReplyRules,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Adapted | None:
     """The best past reply at or above ``threshold`` that adapts; None: use the templates.
@@ -514,7 +522,7 @@ def draft_from_matches(
         if match.similarity < threshold:
             break
         try:
-            return adapt(match.past, mention, voice, limit=limit, similarity=match.similarity)
+            return adapt(match.past, mention, voice, rules=rules, similarity=match.similarity)
         except NotAdaptable as exc:
             logger.debug(
                 "past reply %d not adapted for %s mention %s: %s",

@@ -22,18 +22,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
+from brandcare.pipeline.base import reply_size
 from brandcare.store import inbox, transaction
 from brandcare.store.drafts import transition_draft
 from brandcare.store.events import add_event
 from brandcare.store.mentions import set_mention_state
 from brandcare.store.models import BrandRow, DraftRow, MentionRow, ScoreRow, utcnow
+from listener.registry import label
 from responders.approval import (
     DraftAction,
     InvalidTransition,
     second_approval_reason,
     transition,
 )
-from responders.drafting import PLATFORM_LIMITS, reply_length
 from responders.sender import SendOutcome
 
 
@@ -78,15 +79,14 @@ def _commit(
         raise ReviewError(f"draft {draft_id} was changed by someone else; reload it")
 
 
-def _checked_text(text: str, platform: str, draft_id: int) -> str:
+def _checked_text(text: str, mention: MentionRow, draft_id: int) -> str:
     final = text.strip()
     if not final:
         raise ReviewError(f"draft {draft_id} has no text: write the reply before approving")
-    limit = PLATFORM_LIMITS.get(platform, 280)
-    length = reply_length(final, platform)
+    length, limit = reply_size(final, mention)
     if length > limit:
         raise ReviewError(
-            f"the reply is {length} characters as {platform} counts them; "
+            f"the reply is {length} characters as {label(mention.platform)} counts them; "
             f"the limit is {limit}: shorten it by {length - limit}"
         )
     return final
@@ -118,7 +118,7 @@ def approve(
         draft = _checked(s, draft_id, DraftAction.APPROVE, actor)
         mention = s.get(MentionRow, draft.mention_id)
         assert mention is not None
-        final = _checked_text(draft.text if text is None else text, mention.platform, draft_id)
+        final = _checked_text(draft.text if text is None else text, mention, draft_id)
         edited = final != draft.text
         now = utcnow()
         edit_fields: dict[str, object] = {"text": final, "edited_by": actor} if edited else {}
@@ -168,7 +168,7 @@ def edit(sessions: sessionmaker[Session], draft_id: int, *, text: str, actor: st
         draft = _checked(s, draft_id, DraftAction.EDIT, actor)
         mention = s.get(MentionRow, draft.mention_id)
         assert mention is not None
-        final = _checked_text(text, mention.platform, draft_id)
+        final = _checked_text(text, mention, draft_id)
         if final == draft.text:
             return
         _commit(

@@ -40,6 +40,7 @@ from brandcare.replies.memory import ReplyMemory, embedding_text, past_reply
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import BrandRow, ReplyMemoryRow
 from listener.base import Author, Mention
+from listener.registry import reply_rules
 from responders.drafting import DraftingError, draft_reply
 from responders.policy import Action, decide
 from responders.privacy import find_personal_data
@@ -126,6 +127,10 @@ def _split(items: Sequence[Conversation], share: float) -> tuple[list[Conversati
     return seed, later
 
 
+#: The conversations are X threads: drafts fit X's rules.
+_X = reply_rules("twitter")
+
+
 def _template(scorer: TransformerScorer, items: Sequence[Conversation]) -> list[str]:
     scores = scorer.score([c.text for c in items])
     out = []
@@ -133,7 +138,7 @@ def _template(scorer: TransformerScorer, items: Sequence[Conversation]) -> list[
         mention = _mention(c)
         decision = replace(decide(s), action=Action.REPLY)
         try:
-            draft = draft_reply(mention, s, decision, Voice(brand=c.company), limit=280).text
+            draft = draft_reply(mention, s, decision, Voice(brand=c.company), rules=_X).text
         except DraftingError:
             draft = ""
         out.append(draft)
@@ -163,7 +168,7 @@ def _choose_threshold(
         sims = vectors @ vectors[i]
         order = [j for j in np.argsort(-sims) if j != i and companies[j] == c.company][:5]
         matches = [Match(memory[j], float(sims[j])) for j in order]
-        result = draft_from_matches(_mention(c), matches, Voice(brand=c.company), limit=280,
+        result = draft_from_matches(_mention(c), matches, Voice(brand=c.company), rules=_X,
                                     threshold=-1.0)  # fmt: skip
         adapted.append((result.text, result.similarity) if result else None)
     templates = _template(scorer, seed)

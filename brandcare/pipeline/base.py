@@ -23,7 +23,9 @@ from brandcare.store.drafts import NewDraft, create_drafts
 from brandcare.store.events import SYSTEM, add_event
 from brandcare.store.mentions import set_mention_state
 from brandcare.store.models import MentionRow, utcnow
-from listener.base import Author, Mention
+from listener.base import Author, Mention, ReplyRules, Visibility
+from listener.registry import reply_rules
+from listener.text import address_of, addressed, reply_length
 from responders.policy import Thresholds
 from sentiment.base import Scorer
 
@@ -70,7 +72,31 @@ def mention_value(row: MentionRow) -> Mention:
         in_reply_to_id=row.in_reply_to_id,
         lang=row.lang,
         raw=row.raw,
+        visibility=_visibility(row.visibility),
+        content_warning=row.content_warning,
+        reply_limit=row.reply_limit,
     )
+
+
+def rules_of(row: MentionRow) -> ReplyRules:
+    """What a reply to a stored mention may be: its platform's rules, with the limit of the
+    server that read it where that server set one (a Mastodon instance)."""
+    return reply_rules(row.platform, row.reply_limit)
+
+
+def reply_size(text: str, row: MentionRow) -> tuple[int, int]:
+    """(length, limit) of ``text`` as a reply to ``row`` will be posted and counted: with
+    the author's address in front where the platform wants them named first."""
+    rules = rules_of(row)
+    posted = addressed(text.strip(), address_of(row.author_handle, rules), rules)
+    return reply_length(posted, rules), rules.limit
+
+
+def _visibility(value: str | None) -> Visibility | None:
+    try:
+        return Visibility(value) if value else None
+    except ValueError:  # a value an older release stored: treated as unknown, not public
+        return Visibility.DIRECT
 
 
 class PipelineBase:

@@ -10,14 +10,15 @@ from sqlalchemy import select
 
 from brandcare.brands.voice import voice_of
 from brandcare.ops import metrics
-from brandcare.pipeline.base import LOGGER, PipelineBase, mention_value
+from brandcare.pipeline.base import LOGGER, PipelineBase, mention_value, rules_of
 from brandcare.replies.memory import Request
 from brandcare.store import transaction
 from brandcare.store.drafts import NewDraft, create_drafts
 from brandcare.store.mentions import set_mention_state
 from brandcare.store.models import BrandRow, MentionRow, ScoreRow
 from listener.base import Mention
-from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
+from listener.registry import reply_rules
+from responders.drafting import DraftingError, draft_reply
 from responders.policy import Action, Decision
 from responders.retrieval import Adapted
 from responders.voice import Voice
@@ -117,7 +118,7 @@ class DraftStage(PipelineBase):
                     m.brand_id,
                     value,
                     voices[m.brand_id],
-                    PLATFORM_LIMITS.get(m.platform, 280),
+                    rules_of(m),
                 )
                 for m, value, _, decision in work
                 if decision.action is Action.REPLY
@@ -177,10 +178,10 @@ class DraftStage(PipelineBase):
         if adapted is not None and decision.action is Action.REPLY:
             return NewDraft(mention_id, adapted.text, based_on=adapted.based_on.memory_id)
         as_reply = replace(decision, action=Action.REPLY)
-        limit = PLATFORM_LIMITS.get(value.platform, 280)
+        rules = reply_rules(value.platform, value.reply_limit)
         error: str | None = None
         try:
-            drafted = draft_reply(value, scores, as_reply, voice, limit=limit)
+            drafted = draft_reply(value, scores, as_reply, voice, rules=rules)
             text, template = drafted.text, drafted.template
         except DraftingError as exc:
             log.warning(

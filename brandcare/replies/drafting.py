@@ -27,7 +27,8 @@ from brandcare.replies.memory import ReplyMemory, Request
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow
 from listener.base import Author, Mention
-from responders.drafting import PLATFORM_LIMITS, DraftingError, draft_reply
+from listener.registry import reply_rules
+from responders.drafting import DraftingError, draft_reply
 from responders.policy import Action, decide
 from responders.retrieval import Adapted
 from responders.voice import Voice
@@ -105,7 +106,7 @@ def draft_records(
             brand_id,
             _mention(r),
             brands[r.brand].voice,
-            PLATFORM_LIMITS.get(r.platform.lower(), 280),
+            reply_rules(r.platform),
         )
         for i, (r, d) in enumerate(zip(requests, decisions, strict=True))
         if d.action is Action.REPLY and (brand_id := brands[r.brand].id) is not None
@@ -125,11 +126,10 @@ def draft_records(
             record["draft"] = adapted[i].text
             record["based_on"] = based_on_record(adapted[i])
         else:
-            limit = PLATFORM_LIMITS.get(r.platform.lower(), 280)
             try:
                 drafted = draft_reply(
                     _mention(r), sc, replace(d, action=Action.REPLY), brands[r.brand].voice,
-                    limit=limit,
+                    rules=reply_rules(r.platform),
                 )  # fmt: skip
                 record["draft"] = drafted.text
             except DraftingError as exc:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.store import memory as store
 from brandcare.store import transaction
 from brandcare.store.models import ReplyMemoryRow
-from listener.base import Mention
+from listener.base import Mention, ReplyRules
 from responders.retrieval import (
     CANDIDATES,
     DEFAULT_THRESHOLD,
@@ -68,7 +68,7 @@ class Request:
     brand_id: int
     mention: Mention
     voice: Voice
-    limit: int
+    rules: ReplyRules
 
 
 class ReplyMemory:
@@ -155,7 +155,7 @@ class ReplyMemory:
                 r.mention,
                 candidates,
                 r.voice,
-                limit=r.limit,
+                rules=r.rules,
                 threshold=self.threshold if threshold is None else threshold,
             )
             if adapted is not None:

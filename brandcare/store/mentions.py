@@ -113,6 +113,21 @@ class MentionLike(Protocol):
         """The platform's payload (JSON-serialisable)."""
         ...
 
+    @property
+    def visibility(self) -> str | None:
+        """Who may see it (public, unlisted, private, direct), where the platform says."""
+        ...
+
+    @property
+    def content_warning(self) -> str | None:
+        """The warning it is posted behind, where the platform has them."""
+        ...
+
+    @property
+    def reply_limit(self) -> int | None:
+        """The longest reply the server that read it takes, where the server sets it."""
+        ...
+
 
 def _mention_values(
     brand_id: int, query_id: int | None, m: MentionLike, now: dt.datetime
@@ -141,6 +156,9 @@ def _mention_values(
         "in_reply_to_id": m.in_reply_to_id,
         "lang": m.lang,
         "raw": jsonable(m.raw),
+        "visibility": None if m.visibility is None else str(m.visibility),
+        "content_warning": m.content_warning,
+        "reply_limit": m.reply_limit,
         "edited_at": None,
         "deleted_at": None,
         "state": "new",
@@ -247,7 +265,12 @@ def _record_edit(
         session,
         update(_mention_t)
         .where(_mention_t.c.id == mention_id, _mention_t.c.text == old_text)
-        .values(text=new.text, raw=jsonable(new.raw), edited_at=now),
+        .values(
+            text=new.text,
+            raw=jsonable(new.raw),
+            content_warning=new.content_warning,
+            edited_at=now,
+        ),
     )
     if not changed:
         return

@@ -250,6 +250,14 @@ class MentionRow(Base):
     lang: Mapped[str | None] = mapped_column(String(16))
     #: The platform's payload as received, so nothing the API said is lost.
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Who may see the post (public, unlisted, private, direct) where the platform says;
+    #: None: public. A reply goes out with the same visibility, never wider.
+    visibility: Mapped[str | None] = mapped_column(String(16))
+    #: The content warning the post is behind (Mastodon's ``spoiler_text``), shown to agents.
+    content_warning: Mapped[str | None] = mapped_column(Text)
+    #: The longest reply the server that read the post accepts, where that is the
+    #: server's own setting (a Mastodon instance's); None: the platform's fixed limit.
+    reply_limit: Mapped[int | None] = mapped_column(Integer)
     edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(16), default="new")

@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from brandcare.agents import feedback, requeue, review, users
+from brandcare.pipeline.base import reply_size
 from brandcare.store import inbox
 from brandcare.store.models import BrandRow
 from brandcare.web import views
 from brandcare.web.security import ApiReviewer, ApiUser, tx
-from responders.drafting import PLATFORM_LIMITS, reply_length
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -138,12 +138,13 @@ def _draft(it: inbox.InboxItem) -> DraftOut:
     d, m, sc = it.draft, it.mention, it.score
     answered = it.reply.posted_at if it.reply else None
     sla = views.sla_status(m.created_at, answered, it.brand.sla_minutes)
+    size = reply_size(d.text, m)
     return DraftOut(
         id=d.id,
         state=d.state,
         text=d.text,
-        length=reply_length(d.text, m.platform),
-        limit=PLATFORM_LIMITS.get(m.platform, 280),
+        length=size[0],
+        limit=size[1],
         skip_reason=d.skip_reason,
         reject_reason=d.reject_reason,
         failure_reason=d.failure_reason,

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from brandcare.agents import feedback, requeue, review, users
 from brandcare.config import Settings
+from brandcare.pipeline.base import reply_size
 from brandcare.store import inbox
 from brandcare.store import memory as reply_memory
 from brandcare.store.models import (
@@ -53,7 +54,7 @@ from brandcare.web.security import (
     tx,
 )
 from brandcare.web.throttle import LoginThrottle
-from responders.drafting import PLATFORM_LIMITS, reply_length
+from listener.registry import label
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -67,8 +68,7 @@ templates.env.filters.update(
 )
 templates.env.globals.update(
     sla_status=views.sla_status,
-    platform_limit=lambda p: PLATFORM_LIMITS.get(p, 280),
-    reply_length=reply_length,
+    platform_label=label,
     correctable=feedback.ALLOWED_VALUES,
 )
 
@@ -276,8 +276,8 @@ def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str,
         "corrections": corrections,
         "labels": _labels(found.score, corrections),
         "held": inbox.held_by_other(found.draft, ws.user.username),
-        "limit": PLATFORM_LIMITS.get(m.platform, 280),
-        "length": reply_length(found.draft.text, m.platform),
+        "limit": reply_size(found.draft.text, m)[1],
+        "length": reply_size(found.draft.text, m)[0],
         "now": utcnow(),
         "error": None,
         "text": found.draft.text,
@@ -325,16 +325,14 @@ def draft_page(request: Request, draft_id: int, ws: Browser) -> HTMLResponse:
 def count(
     request: Request, draft_id: int, ws: Posting, text: Annotated[str, Form()] = ""
 ) -> HTMLResponse:
-    """The live character count, as the platform counts (links, wide characters)."""
+    """The live character count, as the platform counts (links, wide characters,
+    graphemes) what will be posted (the author's address in front where it must be)."""
     with tx(request) as s:
         found = inbox.item(s, draft_id)
         if found is None:
             raise HTTPException(404, f"no draft {draft_id}")
-        platform = found.mention.platform
-        ctx = {
-            "length": reply_length(text.strip(), platform),
-            "limit": PLATFORM_LIMITS.get(platform, 280),
-        }
+        length, limit = reply_size(text, found.mention)
+        ctx = {"length": length, "limit": limit}
         return render(request, "_count.html", ctx)
 
 
@@ -352,7 +350,7 @@ def _refused(request: Request, ws: users.WebSession, draft_id: int,
         ctx["error"] = str(exc)
         if text is not None:
             ctx["text"] = text
-            ctx["length"] = reply_length(text.strip(), ctx["it"].mention.platform)
+            ctx["length"] = reply_size(text, ctx["it"].mention)[0]
         return render(request, "draft.html", ctx, status_code=409)
 
 

@@ -240,6 +240,8 @@ class SeenRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    #: The query string as sent: repeated keys (Mastodon's ``types[]``) survive here only.
+    raw_query: str = ""
 
     def form(self) -> dict[str, str]:
         """The body as a form (Reddit posts forms)."""
@@ -303,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            raw_query=parts.query,
         )
         answer = self.server.api.handle(request)
         if answer.delay and self.server.api.stopping.wait(answer.delay):

@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brandcare.pipeline.stages import Pipeline
+from listener.registry import reply_rules
 from responders.drafting import (
-    PLATFORM_LIMITS,
     DraftingError,
     LimitTooSmall,
     NotDraftable,
@@ -137,12 +137,12 @@ def _still_found(value: str, text: str) -> bool:
 @given(
     post=hostile_posts(),
     handle=nasty_text(30),
-    platform=st.sampled_from(["twitter", "x", "reddit", "mastodon", ""]),
+    platform=st.sampled_from(["twitter", "x", "reddit", "mastodon", "bluesky", ""]),
     scores=scores_strategy,
     followers=st.one_of(st.none(), st.integers(0, 10**12)),
     action=st.sampled_from(list(Action)),
     voice=voices(),
-    limit=st.one_of(st.sampled_from(sorted(set(PLATFORM_LIMITS.values()))), st.integers(-5, 400)),
+    limit=st.one_of(st.sampled_from([280, 300, 500, 10_000]), st.integers(-5, 400)),
 )
 def test_a_draft_fits_and_holds_no_control_characters_nor_personal_data(
     post: tuple[str, list[str]],
@@ -160,17 +160,18 @@ def test_a_draft_fits_and_holds_no_control_characters_nor_personal_data(
     mention = dataclasses.replace(mention, author=author)
     decision = dataclasses.replace(decide(scores, followers=followers), action=action)
     try:
-        draft = draft_reply(mention, scores, decision, voice, limit=limit)
+        rules = dataclasses.replace(reply_rules(platform), limit=limit)
+        draft = draft_reply(mention, scores, decision, voice, rules=rules)
     except NotDraftable:
         assert action is not Action.REPLY
         return
     except LimitTooSmall:
         assert action is Action.REPLY
-        assert limit < 40  # the shortest reply is a few words
+        assert limit < 40 + len(handle)  # the shortest reply is a few words (and an address)
         return
     assert action is Action.REPLY
     assert draft.text
-    assert reply_length(draft.text, platform) <= limit
+    assert reply_length(draft.text, rules) <= limit
     assert not _FORBIDDEN.search(draft.text), repr(draft.text)
     for value in planted:
         assert not _still_found(value, draft.text), (value, draft.text)
@@ -202,7 +203,7 @@ def test_scrubbing_any_post_removes_the_planted_data_and_keeps_spans_in_bounds(
         max_size=4,
     ),
     voice=voices(),
-    platform=st.sampled_from(["twitter", "reddit", "replay"]),
+    platform=st.sampled_from(["twitter", "reddit", "replay", "mastodon", "bluesky"]),
 )
 def test_a_mention_skipped_as_trolling_always_tells_agents_why(
     post: tuple[str, list[str]],
@@ -221,7 +222,7 @@ def test_a_mention_skipped_as_trolling_always_tells_agents_why(
     assert new.skip_reason.strip()
     # A ready text, should an agent un-skip a misjudged customer: it obeys the same rules.
     assert not _FORBIDDEN.search(new.text)
-    assert reply_length(new.text, platform) <= PLATFORM_LIMITS.get(platform, 280)
+    assert reply_length(new.text, reply_rules(platform)) <= reply_rules(platform).limit
 
 
 def test_drafting_errors_are_one_family() -> None:

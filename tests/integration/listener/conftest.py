@@ -1,4 +1,5 @@
-"""Fake X and Reddit servers (replaying ../shared/fixtures) and sources aimed at them."""
+"""Fake X, Reddit and Mastodon servers (replaying ../shared/fixtures), a fake Bluesky (built
+from the lexicons), and sources aimed at them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from pathlib import Path
 import prawcore.sessions
 import pytest
 
+from listener.bluesky import BlueskySource
+from listener.mastodon import MastodonSource
 from listener.reddit import RedditSource
 from listener.twitter import TwitterSource
 from tests.fakes.fake_api import FakeRedditApi, FakeTwitterApi
+from tests.fakes.fake_bluesky import APP_PASSWORD as BLUESKY_PASSWORD
+from tests.fakes.fake_bluesky import BRAND_HANDLE as BLUESKY_HANDLE
+from tests.fakes.fake_bluesky import FakeBlueskyApi, Poster
+from tests.fakes.fake_mastodon import TOKEN as MASTODON_TOKEN
+from tests.fakes.fake_mastodon import Customer, FakeMastodonApi
 
 # Secrets the tests can look for in logs.
 BEARER = "bearer-SECRET-123"
@@ -72,3 +80,64 @@ def reddit(reddit_api: FakeRedditApi) -> RedditSource:
 def _no_prawcore_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """prawcore retries 5xx and timeouts after 2-4 s sleeps; tests need not wait."""
     monkeypatch.setattr(prawcore.sessions.FiniteRetryStrategy, "_sleep_seconds", lambda self: None)
+
+
+#: What the fake Mastodon's customers say (beside the recorded mention from ``admin``).
+MASTODON_CUSTOMERS = (
+    Customer("@mastodonpy_test my order never arrived, can you help?", acct="ana"),
+    Customer("@mastodonpy_test the app logs me out every hour", acct="ben@other.example"),
+    Customer(
+        "@mastodonpy_test my card was charged twice",
+        acct="cy",
+        visibility="direct",
+        spoiler_text="billing, personal",
+    ),
+    Customer(
+        "@mastodonpy_test followers-only question: do you ship abroad?",
+        acct="dee",
+        visibility="private",
+    ),
+)
+
+
+@pytest.fixture
+def mastodon_api(fixtures_dir: Path) -> Iterator[FakeMastodonApi]:
+    """A fresh fake Mastodon instance (pages of 2, so five mentions span three pages)."""
+    with FakeMastodonApi(fixtures_dir, customers=MASTODON_CUSTOMERS, page_size=2) as api:
+        yield api  # type: ignore[misc]
+
+
+@pytest.fixture
+def mastodon(mastodon_api: FakeMastodonApi) -> MastodonSource:
+    """The real Mastodon.py client behind MastodonSource, aimed at the fake."""
+    return MastodonSource(access_token=MASTODON_TOKEN, api_base_url=mastodon_api.url, timeout=2.0)
+
+
+#: Customers who write to the brand on the fake Bluesky.
+BLUESKY_POSTERS = (
+    Poster("kim.bsky.social", "@brandcare.test my parcel is three weeks late"),
+    Poster("lee.bsky.social", "@brandcare.test is there a student discount?"),
+    Poster(
+        "max.example.com",
+        "love the new app @brandcare.test \U0001f468\u200d\U0001f469\u200d\U0001f467",
+    ),
+    Poster("nia.bsky.social", "someone liked a post", reason="like"),
+)
+
+
+@pytest.fixture
+def bluesky_api() -> Iterator[FakeBlueskyApi]:
+    """A fresh fake Bluesky (pages of 2, so four notifications span two pages)."""
+    with FakeBlueskyApi(posters=BLUESKY_POSTERS, page_size=2) as api:
+        yield api  # type: ignore[misc]
+
+
+@pytest.fixture
+def bluesky(bluesky_api: FakeBlueskyApi) -> BlueskySource:
+    """The real atproto SDK Client behind BlueskySource, aimed at the fake."""
+    return BlueskySource(
+        handle=BLUESKY_HANDLE,
+        app_password=BLUESKY_PASSWORD,
+        service_url=bluesky_api.url,
+        timeout=2.0,
+    )

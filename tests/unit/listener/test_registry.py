@@ -9,7 +9,7 @@ from listener.registry import build_source, platforms, source_factory
 
 
 def test_every_platform_has_a_source_class() -> None:
-    assert platforms() == ["reddit", "replay", "scripted", "twitter"]
+    assert platforms() == ["bluesky", "mastodon", "reddit", "replay", "scripted", "twitter"]
     for name in platforms():
         assert source_factory(name).platform == name  # type: ignore[attr-defined]
 
@@ -20,5 +20,7 @@ def test_build_source_gives_an_object_that_follows_the_protocol() -> None:
 
 
 def test_unknown_platform_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: reddit, replay, scripted, twitter"):
+    with pytest.raises(
+        ValueError, match="known: bluesky, mastodon, reddit, replay, scripted, twitter"
+    ):
         source_factory("myspace")

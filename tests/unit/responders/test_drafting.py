@@ -5,8 +5,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from listener.base import ReplyRules
+from listener.registry import reply_rules
 from responders.drafting import (
-    PLATFORM_LIMITS,
     TEMPLATES,
     LimitTooSmall,
     NotDraftable,
@@ -22,11 +23,17 @@ from sentiment.base import ISSUES, Scores, Sentiment, Signal
 from tests.unit.responders.builders import VOICE, make_mention, make_scores
 from tests.unit.responders.strategies import booking_codes, filler, flight_before, phones
 
-X = PLATFORM_LIMITS["twitter"]
+X = reply_rules("twitter").limit
+
+
+def rules(platform: str = "twitter", limit: int = X) -> ReplyRules:
+    """``platform``'s reply rules with ``limit`` (any number: the tests try small ones)."""
+    return replace(reply_rules(platform), limit=limit)
 
 
 def draft(text: str, scores: Scores, voice: Voice = VOICE, limit: int = X, **mention: object):
-    return draft_reply(make_mention(text, **mention), scores, decide(scores), voice, limit=limit)
+    m = make_mention(text, **mention)
+    return draft_reply(m, scores, decide(scores), voice, rules=rules(m.platform, limit))
 
 
 # --- fitted to the issue -----------------------------------------------------------------
@@ -156,7 +163,7 @@ def test_a_handle_with_odd_characters_is_not_echoed() -> None:
     mention = make_mention("help")
     mention = replace(mention, author=replace(mention.author, handle="kim <script>"))
     scores = make_scores()
-    d = draft_reply(mention, scores, decide(scores), VOICE, limit=X)
+    d = draft_reply(mention, scores, decide(scores), VOICE, rules=rules())
     assert d.text.startswith("Hi, ")
 
 
@@ -222,14 +229,14 @@ def test_a_booking_code_after_flight_is_a_flight_number() -> None:
 
 def test_x_counts_every_link_as_23() -> None:
     link = "https://skyway.example/a/very/long/path/that/goes/on/and/on/for/ever"
-    assert reply_length(f"see {link}", "twitter") == 4 + 23
-    assert reply_length(f"see {link}.", "twitter") == 4 + 23 + 1
-    assert reply_length(f"see {link}", "reddit") == 4 + len(link)
+    assert reply_length(f"see {link}", reply_rules("twitter")) == 4 + 23
+    assert reply_length(f"see {link}.", reply_rules("twitter")) == 4 + 23 + 1
+    assert reply_length(f"see {link}", reply_rules("reddit")) == 4 + len(link)
 
 
 def test_x_counts_wide_characters_as_two() -> None:
-    assert reply_length("日本", "twitter") == 4
-    assert reply_length("– café", "twitter") == 6
+    assert reply_length("日本", reply_rules("twitter")) == 4
+    assert reply_length("– café", reply_rules("twitter")) == 6
 
 
 def test_the_link_goes_first_then_what_they_named_when_space_is_short() -> None:
@@ -237,12 +244,16 @@ def test_the_link_goes_first_then_what_they_named_when_space_is_short() -> None:
     full = draft("@Skyway flight UA12 cancelled", scores, limit=10_000)
     assert "https://" in full.text
     assert "UA12" in full.text
-    no_link = draft("@Skyway flight UA12 cancelled", scores, limit=reply_length(full.text, "x") - 1)
+    no_link = draft(
+        "@Skyway flight UA12 cancelled", scores, limit=reply_length(full.text, reply_rules("x")) - 1
+    )
     assert "https://" not in no_link.text
     assert "UA12" in no_link.text
     assert any("extra link" in n for n in no_link.notes)
     short = draft(
-        "@Skyway flight UA12 cancelled", scores, limit=reply_length(no_link.text, "x") - 1
+        "@Skyway flight UA12 cancelled",
+        scores,
+        limit=reply_length(no_link.text, reply_rules("x")) - 1,
     )
     assert "UA12" not in short.text
     assert not any(n.startswith("named ") for n in short.notes)
@@ -271,7 +282,7 @@ def test_a_draft_never_exceeds_the_limit_nor_cuts_a_word(
         d = draft(text, scores, limit=limit, platform=platform)
     except LimitTooSmall:
         return
-    assert reply_length(d.text, platform) <= limit
+    assert reply_length(d.text, reply_rules(platform)) <= limit
     # Every word is a whole word the reply could hold (capitalised once the greeting goes).
     assert all(w.lower().rstrip(",") in _whole_words(d.template, full.text) for w in d.text.split())
 
@@ -301,7 +312,7 @@ def test_the_same_input_gives_the_same_draft() -> None:
 def test_no_draft_is_made_when_policy_says_not_to_reply(action: Action) -> None:
     decision = Decision(action, False, action is Action.SKIP_TROLL, 0.1, "low", ())
     with pytest.raises(NotDraftable, match=action.value):
-        draft_reply(make_mention("you suck"), make_scores("abuse"), decision, VOICE, limit=X)
+        draft_reply(make_mention("you suck"), make_scores("abuse"), decision, VOICE, rules=rules())
 
 
 # --- properties: personal data never echoed --------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
 import pytest
 
 from listener.base import Author, Mention
+from listener.registry import reply_rules
 from responders.privacy import find_personal_data
 from responders.retrieval import (
     ExactIndex,
@@ -37,6 +39,9 @@ PAST = PastReply(
 )
 
 
+X = reply_rules("twitter")
+
+
 def mention(text: str, handle: str = "sam_flies", name: str = "", platform: str = "twitter"):  # type: ignore[no-untyped-def]
     return Mention(
         platform=platform,
@@ -56,7 +61,7 @@ def unit(*values: float) -> np.ndarray:
 
 def test_a_near_duplicate_gets_the_approved_reply_for_its_own_author() -> None:
     new = mention("@SkywayAir my bag never arrived in Denver!! help", name="Sam Park")
-    adapted = draft_from_matches(new, [Match(PAST, 0.95)], VOICE, limit=280, threshold=0.8)
+    adapted = draft_from_matches(new, [Match(PAST, 0.95)], VOICE, rules=X, threshold=0.8)
     assert adapted is not None
     assert adapted.based_on.memory_id == 7
     assert adapted.text.startswith("@sam_flies Hi Sam, so sorry your bag is missing.")
@@ -66,8 +71,8 @@ def test_a_near_duplicate_gets_the_approved_reply_for_its_own_author() -> None:
 
 def test_an_unrelated_mention_falls_back_to_the_templates() -> None:
     new = mention("@SkywayAir love the new lounge in Austin")
-    assert draft_from_matches(new, [Match(PAST, 0.41)], VOICE, limit=280, threshold=0.8) is None
-    assert draft_from_matches(new, [], VOICE, limit=280) is None
+    assert draft_from_matches(new, [Match(PAST, 0.41)], VOICE, rules=X, threshold=0.8) is None
+    assert draft_from_matches(new, [], VOICE, rules=X) is None
 
 
 def test_personal_data_in_the_old_reply_never_reaches_the_new_draft() -> None:
@@ -85,7 +90,7 @@ def test_personal_data_in_the_old_reply_never_reaches_the_new_draft() -> None:
         author_name="Jo Hart",
     )
     new = mention("@SkywayAir when will my refund arrive?")
-    adapted = adapt(past, new, VOICE, limit=280)
+    adapted = adapt(past, new, VOICE, rules=X)
     for secret in ("QX7P2M", "jo@mail.example", "7946", "Jo", "jo_h"):
         assert secret not in adapted.text
     assert "Refunds take up to 7 working days" in adapted.text
@@ -97,11 +102,11 @@ def test_personal_data_in_the_old_reply_never_reaches_the_new_draft() -> None:
 def test_a_reply_that_is_all_about_the_old_case_is_not_adapted() -> None:
     past = PastReply(2, "my order 88812345 is late", "@al Order 88812345 ships today.", "al")
     with pytest.raises(NotAdaptable):
-        adapt(past, mention("where is my order?"), VOICE, limit=280)
+        adapt(past, mention("where is my order?"), VOICE, rules=X)
     # ... and the next candidate is tried instead
     second = Match(PAST, 0.85)
     adapted = draft_from_matches(
-        mention("my bag never arrived"), [Match(past, 0.9), second], VOICE, limit=280
+        mention("my bag never arrived"), [Match(past, 0.9), second], VOICE, rules=X
     )
     assert adapted is not None
     assert adapted.based_on is PAST
@@ -115,13 +120,13 @@ def test_the_thing_mentioned_and_the_platform_limit_follow_the_new_mention() -> 
         "bo",
     )
     new = mention("flight SK 88 cancelled, now what", platform="twitter")
-    adapted = adapt(past, new, VOICE, limit=140)
+    adapted = adapt(past, new, VOICE, rules=dataclasses.replace(X, limit=140))
     assert "UA123" not in adapted.text
     assert "SK 88" in adapted.text or "SK88" in adapted.text
     from responders.drafting import reply_length
 
-    assert reply_length(adapted.text, "twitter") <= 140
-    reddit = adapt(PAST, mention("bag lost", platform="reddit"), VOICE, limit=10_000)
+    assert reply_length(adapted.text, X) <= 140
+    reddit = adapt(PAST, mention("bag lost", platform="reddit"), VOICE, rules=reply_rules("reddit"))
     assert reddit.text.startswith("u/sam_flies ")
 
 
@@ -133,7 +138,7 @@ def test_privacy_advice_for_the_old_post_is_left_out() -> None:
         "Also, please delete this tweet with your email, it is private information.",
         "ann",
     )
-    adapted = adapt(past, mention("locked out of my account"), VOICE, limit=280)
+    adapted = adapt(past, mention("locked out of my account"), VOICE, rules=X)
     assert "delete this tweet" not in adapted.text
     assert "https://skyway.example/recover" in adapted.text
 
