@@ -24,8 +24,11 @@ from brandcare.config.profile_env import PROFILE_SETTINGS, variable
 from listener.errors import AuthError
 
 #: Platforms whose sources take credentials; the others (replay, scripted) need none.
-CREDENTIAL_PLATFORMS = frozenset({"twitter", "reddit"})
-_PLATFORM_NAMES = {"twitter": "X", "reddit": "Reddit"}
+CREDENTIAL_PLATFORMS = frozenset({"twitter", "reddit", "mastodon", "bluesky"})
+_PLATFORM_NAMES = {"twitter": "X", "reddit": "Reddit", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+#: What a Mastodon or Bluesky source needs for anything: both read as the brand's account.
+_MASTODON = ("mastodon_access_token", "mastodon_api_base_url")
+_BLUESKY = ("bluesky_handle", "bluesky_app_password")
 _X_USER_KEYS = ("x_api_key", "x_api_secret", "x_access_token", "x_access_secret")
 _REDDIT_ACCOUNT = ("reddit_client_id", "reddit_client_secret", "reddit_username", "reddit_password")
 
@@ -106,6 +109,9 @@ def missing_for(secrets: ProfileSecrets, platform: str, purpose: Purpose) -> tup
     if platform == "reddit":
         wanted = ("reddit_client_id",) if purpose is Purpose.READ else _REDDIT_ACCOUNT
         return tuple(k for k in wanted if not have[k])
+    if platform in ("mastodon", "bluesky"):
+        account = _MASTODON if platform == "mastodon" else _BLUESKY
+        return tuple(k for k in account if not have[k])
     return ()
 
 
@@ -164,6 +170,16 @@ def source_credentials(secrets: ProfileSecrets, platform: str) -> dict[str, Any]
             "client_secret": _plain(secrets.reddit_client_secret),
             "username": _plain(secrets.reddit_username),
             "password": _plain(secrets.reddit_password),
+        }
+    if platform == "mastodon":
+        return {
+            "access_token": _plain(secrets.mastodon_access_token),
+            "api_base_url": _plain(secrets.mastodon_api_base_url) or "",
+        }
+    if platform == "bluesky":
+        return {
+            "handle": _plain(secrets.bluesky_handle),
+            "app_password": _plain(secrets.bluesky_app_password),
         }
     return {}
 

@@ -90,6 +90,10 @@ class Sources:
                 "reddit_url": s.reddit_url,
                 **timeout,
             }
+        if platform == "mastodon":
+            return {**timeout}
+        if platform == "bluesky":
+            return {"service_url": s.bluesky_service_url, **timeout}
         if platform == "replay":
             return {
                 "speed": s.replay_speed,

@@ -44,8 +44,9 @@ def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, 
             suffix = brand.credentials.upper()
             typer.echo(
                 f"brandcare: warning: brand {brand.slug!r} names credentials profile "
-                f"{brand.credentials!r}, but no X_*__{suffix} or REDDIT_*__{suffix} variable "
-                "is set here: its polls and replies will fail until they are",
+                f"{brand.credentials!r}, but no X_*__{suffix}, REDDIT_*__{suffix}, "
+                f"MASTODON_*__{suffix} or BLUESKY_*__{suffix} variable is set here: its polls "
+                "and replies will fail until they are",
                 err=True,
             )
 

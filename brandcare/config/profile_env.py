@@ -33,6 +33,10 @@ PROFILE_SETTINGS: Mapping[str, str] = {
     "reddit_client_secret": "REDDIT_CLIENT_SECRET",
     "reddit_username": "REDDIT_USERNAME",
     "reddit_password": "REDDIT_PASSWORD",
+    "mastodon_access_token": "MASTODON_ACCESS_TOKEN",
+    "mastodon_api_base_url": "MASTODON_API_BASE_URL",
+    "bluesky_handle": "BLUESKY_HANDLE",
+    "bluesky_app_password": "BLUESKY_APP_PASSWORD",
 }
 _BY_VARIABLE = {variable.lower(): field for field, variable in PROFILE_SETTINGS.items()}
 

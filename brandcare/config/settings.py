@@ -38,6 +38,10 @@ class ProfileSecrets(BaseModel):
     reddit_client_secret: SecretStr | None = None
     reddit_username: str | None = None
     reddit_password: SecretStr | None = None
+    mastodon_access_token: SecretStr | None = None
+    mastodon_api_base_url: str | None = None
+    bluesky_handle: str | None = None
+    bluesky_app_password: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -94,6 +98,23 @@ class Settings(BaseSettings):
     reddit_url: str = "https://www.reddit.com"
     #: Reddit allows about 100 requests a minute per app, shared by every query.
     reddit_requests_per_minute: int = Field(default=100, ge=1)
+
+    # Mastodon (Mastodon.py): the brand account's instance and an access token with the
+    # read:notifications, read:statuses, read:search and write:statuses scopes.
+    mastodon_access_token: SecretStr | None = Field(
+        default=None, validation_alias="MASTODON_ACCESS_TOKEN"
+    )
+    mastodon_api_base_url: str | None = Field(
+        default=None, validation_alias="MASTODON_API_BASE_URL"
+    )
+
+    # Bluesky (atproto): the account's handle and an app password (never the main one).
+    bluesky_handle: str | None = Field(default=None, validation_alias="BLUESKY_HANDLE")
+    bluesky_app_password: SecretStr | None = Field(
+        default=None, validation_alias="BLUESKY_APP_PASSWORD"
+    )
+    #: The account's PDS (tests point it at a local fake).
+    bluesky_service_url: str = "https://bsky.social"
 
     #: Per-brand credentials: profile name -> its secrets, from ``<NAME>__<PROFILE>``
     #: variables (``X_BEARER_TOKEN__ACME``); a brand names its profile in the brands file.
