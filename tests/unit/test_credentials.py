@@ -38,7 +38,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.upper().startswith(("X_", "REDDIT_", "BRANDCARE_")):
+        if name.upper().startswith(("X_", "REDDIT_", "MASTODON_", "BLUESKY_", "BRANDCARE_")):
             monkeypatch.delenv(name)
 
 
@@ -256,3 +256,44 @@ def test_overrides_stand_for_a_platform_whatever_the_profile() -> None:
     scripted = ScriptedSource()
     sources = Sources(settings(), {"twitter": scripted})
     assert sources("twitter", Use("acme", "nowhere", Purpose.ACCOUNT)) is scripted
+
+
+def test_mastodon_and_bluesky_profiles_need_their_account_for_anything() -> None:
+    s = settings(
+        acme={
+            "mastodon_access_token": "acme-masto-1234",
+            "mastodon_api_base_url": "https://mastodon.example",
+            "bluesky_handle": "acme.bsky.social",
+        }
+    )
+    for purpose in Purpose:
+        assert credentials.check(s, "mastodon", Use("acme", "acme", purpose))
+    with pytest.raises(MissingCredentialsError) as caught:
+        credentials.check(s, "bluesky", Use("acme", "acme", Purpose.READ))
+    assert caught.value.missing == ("BLUESKY_APP_PASSWORD__ACME",)
+    assert "read Bluesky" in str(caught.value)
+    with pytest.raises(MissingCredentialsError) as caught:
+        credentials.check(s, "mastodon", Use("beta", "beta", Purpose.ACCOUNT))
+    assert caught.value.missing == ("MASTODON_ACCESS_TOKEN__BETA", "MASTODON_API_BASE_URL__BETA")
+    assert "post as its Mastodon account" in str(caught.value)
+
+
+def test_mastodon_and_bluesky_sources_get_their_profiles_keys() -> None:
+    s = settings(
+        acme={
+            "mastodon_access_token": "acme-masto-1234",
+            "mastodon_api_base_url": "https://mastodon.example",
+            "bluesky_handle": "acme.bsky.social",
+            "bluesky_app_password": "acme-bsky-5678",
+        }
+    )
+    secrets = credentials.secrets_for(s, "acme")
+    assert credentials.source_credentials(secrets, "mastodon") == {
+        "access_token": "acme-masto-1234",
+        "api_base_url": "https://mastodon.example",
+    }
+    assert credentials.source_credentials(secrets, "bluesky") == {
+        "handle": "acme.bsky.social",
+        "app_password": "acme-bsky-5678",
+    }
+    assert {"acme-masto-1234", "acme-bsky-5678"} <= set(logs.secrets_of(s))
