@@ -143,7 +143,7 @@ def test_both_platforms_poll_draft_within_their_rules_and_reply_once_each(world:
             m.author_handle: (m, d)
             for m, d in s.execute(
                 select(MentionRow, DraftRow).join(DraftRow, DraftRow.mention_id == MentionRow.id)
-            ).tuples()
+            )
         }
         cy, cy_draft = rows["cy"]
         assert (cy.visibility, cy.content_warning, cy.reply_limit) == ("direct", "billing", 600)
