@@ -105,7 +105,8 @@ def parse_requests(lines: Iterable[str], model: type[_Request], expected: str) -
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError as exc:
-            problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            # Some of json's messages end in "at" ("Invalid control character at").
+            problem = f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
         except ValueError:  # valid syntax, but a number of more than 4,300 digits
             problem = "not readable JSON (a number is too long)"
         except RecursionError:
@@ -145,6 +146,10 @@ def score_records(scorer: Scorer, requests: Sequence[ScoreRequest]) -> list[dict
                 "needs_reply": decision.needs_reply,
                 "issue": s.issue,
                 "reasons": list(decision.reasons),
+                # Added to the DESIGN.md contract (readers ignore keys they do not know):
+                "abusive_prob": s.abusive_prob,
+                "language": s.language,
+                "signals": [{"kind": x.kind, "evidence": x.evidence} for x in s.signals],
             }
         )
     return out

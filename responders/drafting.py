@@ -202,6 +202,21 @@ TEMPLATES: dict[str, Template] = {
         opening="Thank you for telling us: safety comes first.",
         next_step="Please {dm} with where and when this happened so our safety team can act on it. If anyone is in danger, call local emergency services.",  # noqa: E501
     ),
+    "fraud": Template(
+        sorry="We're sorry: money taken that you didn't agree to is urgent for us too.",
+        opening="Thanks for flagging this charge; we treat it as urgent.",
+        next_step="Please {dm} with the date and amount (never your full card number or PIN) so our fraud team can look into it now. If your card may be compromised, freeze it in the app or call your bank.",  # noqa: E501
+        link="Our fraud help is at {support_link}",
+        urgent=False,  # the first sentence already says it is urgent
+    ),
+    "account_takeover": Template(
+        sorry="We're sorry: someone getting into your account is urgent for us too.",
+        opening="Thanks for telling us; an account someone else got into is urgent for us.",
+        next_step="Please secure your account now at {support_link} (change your password and sign out other devices), then {dm} so we can check what changed. We'll never ask for your password.",  # noqa: E501
+        next_step_no_link="Please {dm} now so we can lock the account and check what changed. We'll never ask for your password or codes.",  # noqa: E501
+        names=_PRODUCT,
+        urgent=False,
+    ),
     "delivery": Template(
         sorry="We're sorry your order hasn't arrived.",
         sorry_named="We're sorry {thing} hasn't arrived.",
@@ -241,6 +256,10 @@ TEMPLATES: dict[str, Template] = {
     ),
 }
 # fmt: on
+
+#: Care signals with a reply of their own, most serious first: the first one the scorer
+#: found picks the reply over the issue category.
+SIGNAL_TEMPLATES: tuple[str, ...] = ("safety", "account_takeover", "fraud", "outage")
 
 #: Categories without a reply of their own, and the reply they get when policy says reply.
 ALIASES: dict[str, str] = {"chatter": "other", "abuse": "other"}
@@ -433,13 +452,15 @@ def choose_template(scores: Scores) -> tuple[str, tuple[str, ...]]:
         notes.append(f"issue {issue!r} has no reply of its own: used the general one")
         issue = "other"
     kinds = {s.kind for s in scores.signals}
-    if issue in {"abuse", "chatter", "other"}:
-        if "safety" in kinds:
-            notes.append("mentions a safety concern: used the safety reply")
-            issue = "safety"
-        elif "account_security" in kinds:
-            notes.append("mentions account security: used the security reply")
-            issue = "security"
+    if scores.sentiment is not Sentiment.POSITIVE:
+        # A safety report, a takeover, fraud or an outage gets its own reply whatever
+        # the issue head says: never "sorry about the delay" for an oxygen-mask diversion.
+        for kind in SIGNAL_TEMPLATES:
+            if kind in kinds:
+                if issue != kind:
+                    notes.append(f"the model read {kind.replace('_', ' ')}: used its reply")
+                issue = kind
+                break
     if scores.sentiment is Sentiment.POSITIVE and issue in PRAISE_WHEN_POSITIVE:
         issue = "praise"
     name = ALIASES.get(issue, issue)

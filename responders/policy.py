@@ -5,8 +5,13 @@ The scorer's probabilities are calibrated so that its tuned decision points are
 ``sentiment.PROB_DECISION`` and ``sentiment.LEVEL_BOUNDARIES``; a brand that wants a
 stricter troll filter or an earlier "high" moves them here, per brand.
 
+A post in a language the model does not read goes to the queue with ``language: xx``
+first among its reasons, whatever the scores say: the inbox filters by language so a
+speaker can take it. Safety, fraud, account takeover and legal threats are never
+skipped as trolling.
+
 Urgency (what the queue sorts by) is the model's urgency, which already weighs the care
-signals (time pressure, safety, money, outage, account security, legal risk), raised
+signals (safety, fraud, account takeover, outage, legal, disruption, time pressure), raised
 for negative posts by authors with a large reach, because a care team answers a
 complaint that 50k people will read before one that 50 will.
 """
@@ -17,10 +22,24 @@ import enum
 import math
 from dataclasses import dataclass
 
-from sentiment.base import LEVEL_BOUNDARIES, PROB_DECISION, Scores, Sentiment, urgency_level
+from sentiment.base import (
+    LEVEL_BOUNDARIES,
+    PROB_DECISION,
+    TROLL_REASON_PREFIXES,
+    Scores,
+    Sentiment,
+    urgency_level,
+)
+from sentiment.language import reads
 
-#: Signals that must reach a human even when the post reads like trolling.
-_NEVER_SKIP = frozenset({"safety", "legal", "account_security"})
+#: Signals that must reach a human even when the post reads like trolling: safety,
+#: money taken, a taken-over account and legal threats.
+NEVER_SKIP = frozenset({"safety", "fraud", "account_takeover", "legal"})
+
+
+def is_troll_reason(reason: str) -> bool:
+    """Whether a stored reason explains a troll decision (not an urgency)."""
+    return reason.startswith((*TROLL_REASON_PREFIXES, "looks like trolling"))
 
 
 class Action(enum.StrEnum):
@@ -87,18 +106,24 @@ def decide(
 ) -> Decision:
     """Turn scores (and the author's reach, when known) into a decision with reasons."""
     troll = scores.troll_prob >= thresholds.troll
-    serious = {s.kind for s in scores.signals} & _NEVER_SKIP
+    serious = {s.kind for s in scores.signals} & NEVER_SKIP
     needs_reply = scores.needs_reply_prob >= thresholds.needs_reply
     urgency = scores.urgency
     reasons = list(scores.urgency_reasons)
+    foreign = not reads(scores.language)
+    if foreign:
+        # The model never read this language: a speaker decides, so nobody is dropped.
+        reasons.insert(0, f"language: {scores.language}")
     boost = reach_boost(followers, thresholds)
     if boost and scores.sentiment is Sentiment.NEGATIVE and not troll:
         urgency = min(1.0, urgency + boost)
         reasons.append(f"reach: {format_followers(followers or 0)} followers")
     reasons.extend(r for r in scores.troll_reasons if r not in reasons)
     if troll and serious:
-        # A threat or a safety report in an abusive post still goes to a human.
+        # A safety report, fraud or a legal threat in an abusive post still goes to a human.
         reasons.append("looks like trolling but mentions " + ", ".join(sorted(serious)))
+        action, troll, needs_reply = Action.REPLY, False, True
+    elif foreign:
         action, troll, needs_reply = Action.REPLY, False, True
     elif troll:
         action, needs_reply = Action.SKIP_TROLL, False

@@ -75,8 +75,24 @@ class Signal:
     weight: float
 
     def describe(self) -> str:
-        """The signal in words an agent understands, e.g. ``money: 'charged twice'``."""
-        return f"{self.kind.replace('_', ' ')}: '{self.evidence}'"
+        """The signal in words an agent understands, e.g. ``fraud: 'charged me twice'``."""
+        name = SIGNAL_NAMES.get(self.kind, self.kind.replace("_", " "))
+        return f"{name}: '{self.evidence}'" if self.evidence else name
+
+
+#: How reasons name the learned care signals.
+SIGNAL_NAMES: dict[str, str] = {
+    "safety": "safety",
+    "fraud": "fraud or money taken",
+    "account_takeover": "account takeover",
+    "outage": "outage",
+    "legal": "legal threat",
+    "disruption": "disruption now",
+    "time_pressure": "time pressure",
+}
+
+#: How troll reasons begin: the inbox's skipped lane and the policy read them.
+TROLL_REASON_PREFIXES: tuple[str, ...] = ("abuse with no actionable issue", "rude but a real issue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +117,10 @@ class Scores:
     signals: tuple[Signal, ...]
     model_version: str
     truncated: bool = False
+    #: Abuse, insult or mockery, whether or not the post also carries an issue.
+    abusive_prob: float = 0.0
+    #: ISO 639-1 code of the post's language (``sentiment.language``).
+    language: str = "en"
 
 
 @runtime_checkable

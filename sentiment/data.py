@@ -21,6 +21,21 @@ from typing import Any
 SPLIT_SEED = 2026
 AIRLINE_HELDOUT_FRACTION = 0.15
 CARE_HELDOUT_FRACTION = 0.4
+#: Part of ``care_judgment`` (stratified by ``kind``) that nothing is fitted or tuned on.
+JUDGMENT_HELDOUT_FRACTION = 0.3
+#: Part of the care training items kept aside to tune thresholds on.
+TUNE_FRACTION = 0.15
+
+#: The care signals the scorer learns to recognise, in head order.
+SIGNAL_KINDS: tuple[str, ...] = (
+    "safety",
+    "fraud",
+    "account_takeover",
+    "outage",
+    "legal",
+    "disruption",
+    "time_pressure",
+)
 
 
 class DatasetMissingError(FileNotFoundError):
@@ -48,6 +63,14 @@ class CareItem:
     troll: bool
     urgency: str
     issue: str
+    #: Which case a judgment item probes (``care_judgment``'s ``kind``), else "".
+    kind: str = ""
+    lang: str = "en"
+    #: Abuse, insult or mockery, with or without an issue; None where unlabeled.
+    abusive: bool | None = None
+    #: (signal kind, present) for the signals this item is labeled for; the rest are
+    #: unknown and do not train their heads.
+    signals: tuple[tuple[str, bool], ...] = ()
 
 
 def shared_dir() -> Path:
@@ -97,6 +120,8 @@ class Corpus:
     train: dict[str, list[Example]]
     care_train: list[CareItem]
     care_heldout: list[CareItem]
+    #: The held-out part of ``care_judgment``: reported, never fitted or tuned on.
+    judgment_heldout: list[CareItem]
     sentiment_test: list[Example]
     offensive_val: list[Example]
     airline_heldout: list[Example]
@@ -104,19 +129,8 @@ class Corpus:
 
 def load_care(root: Path) -> list[CareItem]:
     """The 500 care-labeled mentions."""
-    return [
-        CareItem(
-            id=str(r["id"]),
-            source=str(r["source"]),
-            text=str(r["text"]),
-            sentiment=str(r["sentiment"]),
-            needs_reply=bool(r["needs_reply"]),
-            troll=bool(r["troll"]),
-            urgency=str(r["urgency"]),
-            issue=str(r["issue"]),
-        )
-        for r in read_jsonl(root / "datasets" / "care_labels" / "dev.jsonl")
-    ]
+    path = root / "datasets" / "care_labels" / "dev.jsonl"
+    return [_care_item(r, str(r["source"])) for r in read_jsonl(path)]
 
 
 def split_care(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
@@ -130,13 +144,130 @@ def split_care(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
     return [i for i in items if i.id not in held], [i for i in items if i.id in held]
 
 
+_CALM_KINDS = frozenset(
+    {"praise_generic", "praise_notable", "chatter", "negation", "question_feedback", "troll"}
+)
+_ISSUE_SIGNALS = {"safety": "safety", "outage": "outage"}
+
+
+def _derived_signals(
+    kind: str, issue: str, urgency: str, needs_reply: bool
+) -> list[tuple[str, bool]]:
+    """Signal labels that follow from an item's other labels; the rest stay unknown.
+
+    Low urgency rules every signal out (a signal is what makes a post urgent); a calm
+    kind (praise, chatter, jokes, negations, questions, trolls) has none; an outage,
+    safety or fraud item has its own, and an outage report saying it is back has none.
+    """
+    if urgency == "low" or kind in _CALM_KINDS:
+        return [(k, False) for k in SIGNAL_KINDS]
+    known: dict[str, bool] = {}
+    if kind == "outage":
+        known["outage"] = needs_reply
+    elif kind == "safety":
+        known["safety"] = True
+    elif kind == "fraud_hacked":
+        takeover = issue in {"security", "account_access"}
+        known["account_takeover"] = takeover
+        if not takeover:
+            known["fraud"] = True
+    signal = _ISSUE_SIGNALS.get(issue)
+    if signal is not None and needs_reply:
+        known.setdefault(signal, True)
+    return sorted(known.items())
+
+
+def _care_item(r: dict[str, Any], source: str) -> CareItem:
+    kind = str(r.get("kind") or "")
+    urgency = str(r["urgency"])
+    issue = str(r["issue"])
+    needs_reply = bool(r["needs_reply"])
+    if "signals" in r:
+        present = set(r["signals"])
+        unknown = set(SIGNAL_KINDS) - present if r.get("signals_partial") else set()
+        signals = tuple((k, k in present) for k in SIGNAL_KINDS if k not in unknown)
+    else:
+        signals = tuple(_derived_signals(kind, issue, urgency, needs_reply))
+    abusive = r.get("abusive")
+    if abusive is None and kind in {"troll", "rude_legit"}:
+        abusive = True
+    elif abusive is None and kind in _CALM_KINDS - {"troll"}:
+        abusive = False
+    elif abusive is None and bool(r["troll"]):
+        abusive = True
+    return CareItem(
+        id=str(r["id"]),
+        source=source,
+        text=str(r["text"]),
+        sentiment=str(r["sentiment"]),
+        needs_reply=needs_reply,
+        troll=bool(r["troll"]),
+        urgency=urgency,
+        issue=issue,
+        kind=kind,
+        lang=str(r.get("lang") or "en"),
+        abusive=None if abusive is None else bool(abusive),
+        signals=signals,
+    )
+
+
+def load_judgment(root: Path) -> list[CareItem]:
+    """``care_judgment``: brand-addressed posts written for the triage decisions."""
+    path = root / "datasets" / "care_judgment" / "dev.jsonl"
+    return [_care_item(r, "care_judgment") for r in read_jsonl(path)]
+
+
+def split_judgment(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
+    """(train, held out): a stratified 30% of every ``kind`` is held out."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        by_kind[item.kind].append(item.id)
+    held: set[str] = set()
+    for kind, ids in sorted(by_kind.items()):
+        held |= _heldout(ids, JUDGMENT_HELDOUT_FRACTION, f"judgment:{kind}")
+    return [i for i in items if i.id not in held], [i for i in items if i.id in held]
+
+
+def corpus_dir() -> Path:
+    """Our own written training posts (``sentiment/corpus``), shipped with the package."""
+    return Path(__file__).resolve().parent / "corpus"
+
+
+def load_written(folder: Path | None = None) -> list[CareItem]:
+    """The posts we wrote from the care guide (see ``sentiment/corpus/README.md``)."""
+    folder = folder or corpus_dir()
+    items: list[CareItem] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for number, r in enumerate(read_jsonl(path), 1):
+            row = dict(r)
+            row.setdefault("id", f"{path.stem}-{number}")
+            try:
+                items.append(_care_item(row, f"written:{path.stem}"))
+            except KeyError as exc:
+                raise ValueError(f"{path}:{number}: missing field {exc}") from exc
+    return items
+
+
+def split_tune(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
+    """(fit, tune): thresholds are chosen on items the heads were not fitted on."""
+    strata: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
+    for item in items:
+        strata[(item.source.split(":")[0], item.troll, item.urgency)].append(item.id)
+    held: set[str] = set()
+    for key, ids in sorted(strata.items()):
+        held |= _heldout(ids, TUNE_FRACTION, f"tune:{key}")
+    return [i for i in items if i.id not in held], [i for i in items if i.id in held]
+
+
 def load_corpus(root: Path | None = None) -> Corpus:
     """Read every dataset and apply the fixed splits."""
     root = root or shared_dir()
     data = root / "datasets"
     care = load_care(root)
     care_ids = {item.id for item in care}
-    care_train, care_heldout = split_care(care)
+    care_fit, care_heldout = split_care(care)
+    judgment_train, judgment_heldout = split_judgment(load_judgment(root))
+    care_train = care_fit + judgment_train + load_written()
 
     airline_rows = [
         r for r in read_jsonl(data / "airline" / "train.jsonl") if r["id"] not in care_ids
@@ -149,9 +280,11 @@ def load_corpus(root: Path | None = None) -> Corpus:
         return _examples(r for r in rows if r["id"] not in care_ids)
 
     train = {
-        # TweetEval's sentiment train split is not shared; its val split is our
-        # tweet-domain sentiment data, and test_a stays untouched for reporting.
-        "sentiment": _examples(airline_train) + tweeteval("sentiment", "val"),
+        # TweetEval's full sentiment train split and its val split; test_a stays
+        # untouched for reporting.
+        "sentiment": _examples(airline_train)
+        + tweeteval("sentiment", "train")
+        + tweeteval("sentiment", "val"),
         "offensive": tweeteval("offensive", "train"),
         "hate": tweeteval("hate", "train"),
         "irony": tweeteval("irony", "train"),
@@ -164,6 +297,7 @@ def load_corpus(root: Path | None = None) -> Corpus:
         train=train,
         care_train=care_train,
         care_heldout=care_heldout,
+        judgment_heldout=judgment_heldout,
         sentiment_test=tweeteval("sentiment", "test_a"),
         offensive_val=tweeteval("offensive", "val"),
         airline_heldout=_examples(r for r in airline_rows if r["id"] in airline_held),

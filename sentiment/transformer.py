@@ -24,16 +24,25 @@ from numpy.typing import NDArray
 
 from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
+from sentiment.calibration import care_probs
+from sentiment.data import SIGNAL_KINDS
 from sentiment.encoder import length_batches, load_tokenizer, pad_batch
+from sentiment.evidence import quote
 from sentiment.external import ExternalSentiment
-from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork, care_features
-from sentiment.signals import find_insult, find_problem, find_signals, signal_features
+from sentiment.language import detect_language
+from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork
 from sentiment.text import clean_text
 from sentiment.traced import Embed, traced_embed
 
 log = logging.getLogger(__name__)
 
-_ACTIONABLE_NONE = frozenset({"chatter", "abuse"})
+_ACTIONABLE_NONE = frozenset({"chatter", "abuse", "praise", "question", "feedback"})
+
+#: A learned care signal raises urgency to at least this (high): a safety report, money
+#: taken, a taken-over account, an outage, a legal threat or a disruption under way is
+#: urgent however calmly it is written. Time pressure alone raises it to medium.
+SIGNAL_URGENCY_FLOOR = 0.7
+TIME_PRESSURE_FLOOR = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,17 +203,48 @@ class TransformerScorer:
     #: Padded tokens per forward pass at most (``encoder.length_batches``).
     token_budget = 1024
 
-    def care_probs(self, texts: Sequence[str], encoded: Encoded) -> dict[str, torch.Tensor]:
-        """Probabilities of the care heads (needs reply, troll, urgency, issue)."""
-        features = care_features(
-            encoded.pooled, encoded.task_probs, [signal_features(t) for t in texts]
+    def care_probs(self, encoded: Encoded) -> dict[str, torch.Tensor]:
+        """Probabilities of the care heads, thresholds already folded in (0.5 decides)."""
+        return care_probs(self.care, encoded.pooled.to(self.device))
+
+    def quotes(
+        self, texts: Sequence[str], wanted: Sequence[tuple[int, str, int]]
+    ) -> dict[tuple[int, str, int], str]:
+        """The words behind each (text index, care head, output) in ``wanted``.
+
+        A second, eager pass over only the texts that need a reason: the per-token
+        vectors (``sentiment.evidence``) that the pooled path never materialises.
+        """
+        out: dict[tuple[int, str, int], str] = {}
+        rows = sorted({i for i, _, _ in wanted})
+        if not rows:
+            return out
+        enc = self.tokenizer(
+            [texts[i] for i in rows],
+            truncation=True,
+            max_length=self.max_length,
+            return_offsets_mapping=True,
         )
-        with torch.inference_mode():
-            logits = self.care(features.to(self.device))
-        out: dict[str, torch.Tensor] = {}
-        for name, raw in logits.items():
-            value = raw.float().cpu()
-            out[name] = torch.sigmoid(value[:, 0]) if value.shape[1] == 1 else value.softmax(-1)
+        linears = self.care.linears
+        for row_index, i in enumerate(rows):
+            ids = enc["input_ids"][row_index]
+            batch, mask = pad_batch([ids])
+            with torch.inference_mode():
+                hidden = (
+                    self.network.encoder(
+                        input_ids=batch.to(self.device), attention_mask=mask.to(self.device)
+                    )
+                    .last_hidden_state[0]
+                    .float()
+                    .cpu()
+                )
+            word_ids = enc.word_ids(row_index)
+            offsets = enc["offset_mapping"][row_index]
+            for key in (k for k in wanted if k[0] == i):
+                _, head, col = key
+                weight = linears[head].weight[col].detach().float().cpu()
+                shares = (hidden @ weight / len(ids)).tolist()
+                out[key] = quote(texts[i], shares, word_ids, offsets)
         return out
 
     # -- the Scorer protocol ----------------------------------------------------------
@@ -216,81 +256,162 @@ class TransformerScorer:
         cleaned = [clean_text(t) for t in texts]
         model_texts = [c[0] for c in cleaned]
         encoded = self.encode(model_texts)
-        care = self.care_probs(model_texts, encoded)
+        care = self.care_probs(encoded)
         reported = (
             encoded.task_probs[:, :3]
             if self.external_sentiment is None
             else self.external_sentiment.probs(model_texts)
         )
         offensive_at = _task_offset("offensive") + 1
-        irony_at = _task_offset("irony") + 1
-        results = []
-        for i, (text, truncated) in enumerate(cleaned):
-            sentiment_probs = reported[i].tolist()
-            if not text and self.external_sentiment is not None:
-                # Nothing was said: neutral, whatever a checkpoint makes of bare
-                # [CLS] [SEP] (the built-in head's own answer there is neutral).
-                sentiment_probs = [0.0, 1.0, 0.0]
-            # The sarcasm rule applies to an external model too: it fires only when the
-            # reported sentiment is positive, so a model that reads sarcasm itself is
-            # never overruled, and one that reads "great, another cancelled flight" as
-            # praise is corrected by our irony head and problem words.
-            sarcasm = _sarcasm(text, sentiment_probs, float(encoded.task_probs[i, irony_at]))
-            if sarcasm:
-                # Read as praise by the sentiment head, but ironic and about a problem:
-                # swap negative and positive so the label and the probabilities agree.
-                sentiment_probs = [sentiment_probs[2], sentiment_probs[1], sentiment_probs[0]]
-            results.append(
-                self._assemble(
-                    text,
-                    truncated,
-                    sentiment_probs,
-                    float(encoded.task_probs[i, offensive_at]),
-                    {name: value[i] for name, value in care.items()},
-                    sarcasm,
-                )
+        drafts = [
+            _Draft.read(i, text, reported[i].tolist(), {k: v[i] for k, v in care.items()}, self)
+            for i, (text, _) in enumerate(cleaned)
+        ]
+        found = self.quotes(model_texts, [key for d in drafts for key in d.wanted()])
+        return [
+            d.finish(
+                found, truncated, float(encoded.task_probs[i, offensive_at]), self.model_version
             )
-        return results
+            if text
+            else _empty_scores(self.model_version, SentimentProbs(*d.sentiment_probs))
+            for i, (d, (text, truncated)) in enumerate(zip(drafts, cleaned, strict=True))
+        ]
 
-    def _assemble(
-        self,
+
+@dataclass
+class _Draft:
+    """One text's scores between the heads and the quoted reasons."""
+
+    index: int
+    text: str
+    sentiment_probs: list[float]
+    urgency: float
+    needs_reply: float
+    troll: float
+    abusive: float
+    issue: str
+    issue_col: int
+    issue_prob: float
+    fired: list[tuple[str, float]]
+    language: str
+
+    @classmethod
+    def read(
+        cls,
+        index: int,
         text: str,
-        truncated: bool,
         sentiment_probs: list[float],
-        offensive: float,
         care: dict[str, torch.Tensor],
-        sarcasm: str | None = None,
-    ) -> Scores:
-        probs = SentimentProbs(*(round(p, 4) for p in sentiment_probs))
-        sentiment = Sentiment(
-            ("negative", "neutral", "positive")[max(range(3), key=sentiment_probs.__getitem__)]
-        )
-        signals = find_signals(text)
+        scorer: TransformerScorer,
+    ) -> _Draft:
         if not text:
-            return _empty_scores(self.model_version, probs)
+            sentiment_probs = [0.0, 1.0, 0.0]
         urgency_dist = care["urgency"].tolist()
-        raw_urgency = 0.5 * urgency_dist[1] + urgency_dist[2]
-        urgency = _piecewise(raw_urgency, self._urgency_knots)
-        issues = self.config.issues
+        urgency = _piecewise(0.5 * urgency_dist[1] + urgency_dist[2], scorer._urgency_knots)
         issue_dist = care["issue"].tolist()
         best = max(range(len(issue_dist)), key=issue_dist.__getitem__)
-        troll_prob = float(care["troll"])
+        kinds = scorer.config.extra.get("signal_kinds", list(SIGNAL_KINDS))
+        fired = [
+            (kind, float(p))
+            for kind, p in zip(kinds, care["signals"].tolist(), strict=True)
+            if p >= 0.5
+        ]
         needs_reply = float(care["needs_reply"])
+        praise = max(range(3), key=sentiment_probs.__getitem__) == 2
+        if fired and not praise:
+            # A report of one of these needs a human as surely as it is one.
+            needs_reply = max(needs_reply, *(p for _, p in fired))
+            floor = (
+                TIME_PRESSURE_FLOOR
+                if all(kind == "time_pressure" for kind, _ in fired)
+                else SIGNAL_URGENCY_FLOOR
+            )
+            urgency = max(urgency, floor)
+        elif fired:
+            fired = []  # praise that mentions a past problem is not a live one
+        abusive = float(care["abusive"])
+        # Trolling is abuse with no actionable issue: all three heads must agree.
+        troll = min(float(care["troll"]), abusive, 1.0 - needs_reply)
+        return cls(
+            index=index,
+            text=text,
+            sentiment_probs=sentiment_probs,
+            urgency=urgency,
+            needs_reply=needs_reply,
+            troll=troll,
+            abusive=abusive,
+            issue=scorer.config.issues[best],
+            issue_col=best,
+            issue_prob=float(issue_dist[best]),
+            fired=sorted(fired, key=lambda f: -f[1]),
+            language=detect_language(text) if text else "en",
+        )
+
+    def wanted(self) -> list[tuple[int, str, int]]:
+        """The quotes this text's reasons need."""
+        if not self.text:
+            return []
+        keys = [(self.index, "signals", SIGNAL_KINDS.index(k)) for k, _ in self.fired]
+        if self.urgency >= 1 / 3 and self.issue not in _ACTIONABLE_NONE and not self.fired:
+            keys.append((self.index, "issue", self.issue_col))
+        if self.troll >= 0.5:
+            keys.append((self.index, "abusive", 0))
+        elif self.abusive >= 0.5 and self.needs_reply >= 0.5:
+            keys.append((self.index, "issue", self.issue_col))
+        return keys
+
+    def finish(
+        self,
+        found: dict[tuple[int, str, int], str],
+        truncated: bool,
+        offensive: float,
+        version: str,
+    ) -> Scores:
+        probs = SentimentProbs(*(round(p, 4) for p in self.sentiment_probs))
+        sentiment = Sentiment(
+            ("negative", "neutral", "positive")[max(range(3), key=self.sentiment_probs.__getitem__)]
+        )
+        signals = tuple(
+            Signal(
+                kind, found.get((self.index, "signals", SIGNAL_KINDS.index(kind)), ""), round(p, 4)
+            )
+            for kind, p in self.fired
+        )
+        issue_words = self.issue.replace("_", " ")
+        issue_quote = found.get((self.index, "issue", self.issue_col), "")
+        reasons: tuple[str, ...] = ()
+        if self.urgency >= 1 / 3:
+            # Reasons only where they explain a priority above low.
+            reasons = tuple(s.describe() for s in signals)
+            if not reasons and self.issue not in _ACTIONABLE_NONE:
+                reasons = (f"{issue_words}: '{issue_quote}'" if issue_quote else issue_words,)
+        troll_reasons: tuple[str, ...] = ()
+        if self.troll >= 0.5:
+            words = found.get((self.index, "abusive", 0), "")
+            troll_reasons = (
+                f"abuse with no actionable issue: '{words}'"
+                if words
+                else "abuse with no actionable issue",
+            )
+        elif self.abusive >= 0.5 and self.needs_reply >= 0.5:
+            where = f" ('{issue_quote}')" if issue_quote else ""
+            troll_reasons = (f"rude but a real issue: {issue_words}{where}",)
         return Scores(
             sentiment=sentiment,
             probs=probs,
-            urgency=round(urgency, 4),
-            needs_reply_prob=round(needs_reply, 4),
-            troll_prob=round(troll_prob, 4),
+            urgency=round(self.urgency, 4),
+            needs_reply_prob=round(self.needs_reply, 4),
+            troll_prob=round(self.troll, 4),
             offensive_prob=round(offensive, 4),
-            issue=issues[best],
-            issue_prob=round(issue_dist[best], 4),
-            urgency_reasons=(f"sarcasm: '{sarcasm}' in praise words",) * bool(sarcasm)
-            + urgency_reasons(sentiment, signals, issues[best], urgency),
-            troll_reasons=troll_reasons(text, troll_prob, offensive, issues[best], needs_reply),
+            issue=self.issue,
+            issue_prob=round(self.issue_prob, 4),
+            urgency_reasons=reasons,
+            troll_reasons=troll_reasons,
             signals=signals,
-            model_version=self.model_version,
+            model_version=version,
             truncated=truncated,
+            abusive_prob=round(self.abusive, 4),
+            language=self.language,
         )
 
 
@@ -305,17 +426,6 @@ def sentiment_version_tag(digest: str) -> str:
     the same, so it must not look like a new model and trigger a rescore.
     """
     return f"+sent-{digest[:SENTIMENT_TAG_CHARS]}"
-
-
-#: Irony probability above which praise words around a problem are read as sarcasm.
-SARCASM_IRONY = 0.85
-
-
-def _sarcasm(text: str, sentiment_probs: list[float], irony: float) -> str | None:
-    """The problem words of a sarcastic complaint ("great, another cancelled flight")."""
-    if irony < SARCASM_IRONY or max(range(3), key=sentiment_probs.__getitem__) != 2:
-        return None
-    return find_problem(text)
 
 
 def _task_offset(task: str) -> int:
@@ -347,35 +457,3 @@ def _empty_scores(version: str, probs: SentimentProbs) -> Scores:
         signals=(),
         model_version=version,
     )
-
-
-def urgency_reasons(
-    sentiment: Sentiment, signals: Sequence[Signal], issue: str, urgency: float
-) -> tuple[str, ...]:
-    """Why a mention is (or is not) urgent, in an agent's words, most serious first."""
-    reasons: list[str] = []
-    if sentiment is Sentiment.NEGATIVE:
-        reasons.append("negative")
-    for signal in sorted(signals, key=lambda s: -s.weight):
-        reasons.append(signal.describe())
-    if issue not in _ACTIONABLE_NONE and urgency >= 1 / 3:
-        reasons.append(f"issue: {issue.replace('_', ' ')}")
-    return tuple(reasons)
-
-
-def troll_reasons(
-    text: str, troll_prob: float, offensive: float, issue: str, needs_reply: float
-) -> tuple[str, ...]:
-    """Why a mention looks (or does not look) like trolling."""
-    reasons: list[str] = []
-    insult = find_insult(text)
-    no_issue = issue in _ACTIONABLE_NONE or needs_reply < 0.5
-    if troll_prob >= 0.5:
-        reasons.append("insult with no issue" if no_issue else "abusive")
-    if insult:
-        reasons.append(f"insult: '{insult}'")
-    if offensive >= 0.5:
-        reasons.append(f"offensive language ({offensive:.0%})")
-    if troll_prob < 0.5 and offensive >= 0.5 and not no_issue:
-        reasons.append(f"rude but a real issue: {issue.replace('_', ' ')}")
-    return tuple(reasons)

@@ -18,3 +18,7 @@ SCORE_KEYS = frozenset(
         "reasons",
     }
 )
+
+#: Keys added to the DESIGN.md contract by the care-judgment work (issue 16): the abuse
+#: probability, the detected language and the care signals with their evidence.
+ADDED_KEYS = frozenset({"abusive_prob", "language", "signals"})

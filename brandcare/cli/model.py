@@ -9,11 +9,29 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brandcare.cli._app import app, fail, load_scorer, load_settings, model_dir, repo_build
+from brandcare.cli._app import (
+    app,
+    fail,
+    load_scorer,
+    load_settings,
+    model_dir,
+    no_brand,
+    repo_build,
+    require_database,
+)
+from brandcare.cli._errors import Code, say
 from brandcare.config import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from sentiment.base import Scores
     from sentiment.data import Corpus
+    from sentiment.judgment import Verdict
+
+
+#: Texts from which `brandcare score` traces the encoder (below, start-up matters more).
+TRACE_FROM = 1000
 
 
 @app.command()
@@ -21,9 +39,14 @@ def score(
     file: Annotated[
         Path | None, typer.Argument(help="JSON Lines of {id, text}; standard input when omitted")
     ] = None,
-    batch: Annotated[int, typer.Option(help="lines read and scored at a time")] = 2048,
+    batch: Annotated[int, typer.Option(help="lines read and scored at a time", min=1)] = 2048,
 ) -> None:
-    """Score mentions: one JSON line out per line in (see DESIGN.md for the contract)."""
+    """Score mentions: one JSON line out per line in.
+
+    The contract (fields, validation, errors) is the README's "The scorer" and
+    brandcare/contracts.py. Loading the model takes a few seconds; to score continuously,
+    keep one process: `brandcare serve` answers POST /api/v1/score.
+    """
     from brandcare.contracts import MalformedInputError, parse_lines, score_records
 
     settings = load_settings()
@@ -37,7 +60,9 @@ def score(
         raise fail(f"input is not UTF-8 text (byte {exc.start}): {exc.reason}", 2) from exc
     except MalformedInputError as exc:
         raise fail(str(exc), 2) from exc
-    scorer = load_scorer(settings)
+    # Tracing the encoder (checked against the eager pass) pays off over thousands of
+    # texts, not over a few: a short input starts without it.
+    scorer = load_scorer(settings, trace=len(requests) >= TRACE_FROM)
     out = sys.stdout.buffer
     for start in range(0, len(requests), batch):
         for record in score_records(scorer, requests[start : start + batch]):
@@ -56,11 +81,18 @@ def train(
         ),
     ] = None,
     shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,
-    epochs: Annotated[int | None, typer.Option(help="override the fine-tuning epochs")] = None,
-    refit_care: Annotated[
-        Path | None,
-        typer.Option(help="refit only the care heads on this artifact folder's encoder"),
+    epochs: Annotated[int | None, typer.Option(help="override stage 1's epochs")] = None,
+    care_epochs: Annotated[
+        int | None, typer.Option(help="override stage 2's (the care decisions') epochs")
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="run stage 1 again even when build/train-cache holds its result for this "
+            "config and data",
+        ),
+    ] = False,
     feedback: Annotated[
         Path | None,
         typer.Option(
@@ -81,11 +113,14 @@ def train(
         typer.Option(help="with --feedback: items per validation set in the report (default all)"),
     ] = None,
 ) -> None:
-    """Reproduce the scorer's artifacts from ../shared/datasets (about 20 minutes on 2 cores).
+    """Reproduce the scorer's artifacts from ../shared/datasets and sentiment/corpus.
 
-    With --feedback, refit only the heads on agents' corrections (a few minutes) and write
-    a new model version with its before/after report.
+    Stage 1 (tweet tasks) takes about 35 minutes on 2 cores and is cached in
+    build/train-cache; stage 2 (the care decisions) and the evaluation about 20 more.
+    With --feedback, refit only the heads on agents' corrections (a few minutes) and
+    write a new model version with its before/after report.
     """
+    from sentiment.care_training import CareConfig
     from sentiment.data import DatasetMissingError
     from sentiment.train import TrainConfig
     from sentiment.train import train as run_training
@@ -95,16 +130,33 @@ def train(
         _train_feedback(settings, feedback, source, out, shared, base_limit, eval_limit)
         return
     config = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
-    from sentiment.train import refit_care as run_refit
-
+    care = CareConfig() if care_epochs is None else CareConfig(epochs=care_epochs)
     try:
-        if refit_care is not None:
-            folder = run_refit(refit_care, out, shared, config)
-        else:
-            folder = run_training(out, shared, config)
+        folder = run_training(
+            out,
+            shared,
+            config,
+            care,
+            cache_dir=None if fresh else repo_build() / "train-cache",
+            decide=policy_verdict,
+        )
     except DatasetMissingError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), Code.DATA) from exc
     typer.echo((folder / "MODEL_CARD.md").read_text())
+
+
+def policy_verdict(scores: Scores) -> Verdict:
+    """The care team's decision (``responders.policy``) as the judgment table reads it."""
+    from responders.policy import decide
+    from sentiment.judgment import Verdict
+
+    decision = decide(scores)
+    return Verdict(
+        needs_reply=decision.needs_reply,
+        troll=decision.troll,
+        level=decision.urgency_level,
+        reasons=decision.reasons,
+    )
 
 
 def _train_feedback(
@@ -170,15 +222,16 @@ def evaluate(
         typer.Option(help="with --feedback: the model before (default: the one retrained)"),
     ] = None,
 ) -> None:
-    """Print the scorer's metrics on held-out validation data, against the targets."""
+    """Print the scorer's metrics and judgment table on held-out data, against the targets."""
     from sentiment.data import DatasetMissingError, load_corpus
     from sentiment.evaluate import evaluate_scorer, format_table
+    from sentiment.judgment import evaluate_judgment, format_judgment
 
     settings = load_settings()
     try:
         corpus = load_corpus(shared)
     except DatasetMissingError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), Code.DATA) from exc
     if feedback is not None:
         _evaluate_feedback(feedback, model or model_dir(settings), baseline, corpus, limit)
         return
@@ -190,6 +243,12 @@ def evaluate(
         for name, scorer in variants.items()
     }
     typer.echo(format_table(reports))
+    held = corpus.judgment_heldout[:limit] if limit else corpus.judgment_heldout
+    judgments = {
+        name: evaluate_judgment(scorer, held, policy_verdict) for name, scorer in variants.items()
+    }
+    typer.echo("\nJudgment: the held-out 30% of care_judgment, decisions by the policy\n")
+    typer.echo(format_judgment(judgments))
 
 
 def _evaluate_feedback(
@@ -249,7 +308,9 @@ def _evaluate_feedback(
 def rescore(
     days: Annotated[float, typer.Option(help="mentions posted in the last N days")] = 7.0,
     brand: Annotated[str | None, typer.Option(help="brand slug (default all)")] = None,
-    batch: Annotated[int, typer.Option(help="mentions per forward pass and transaction")] = 256,
+    batch: Annotated[
+        int, typer.Option(help="mentions per forward pass and transaction", min=1)
+    ] = 256,
 ) -> None:
     """Score recent mentions again with the current model (after a retraining).
 
@@ -265,6 +326,7 @@ def rescore(
     from brandcare.store.models import BrandRow, MentionRow
 
     settings = load_settings()
+    require_database(settings)
     pipe = runtime.ensure(settings)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     with transaction(pipe.sessions) as s:
@@ -274,7 +336,7 @@ def rescore(
         if brand:
             brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
             if brand_id is None:
-                raise fail(f"no brand {brand!r}")
+                raise fail(no_brand(s, brand), Code.NOT_FOUND)
             stmt = stmt.where(MentionRow.brand_id == brand_id)
         ids = list(s.scalars(stmt.order_by(MentionRow.id)))
     done = 0
@@ -299,10 +361,15 @@ def draft(
         float | None, typer.Option(help="similarity from which a past reply is adapted")
     ] = None,
 ) -> None:
-    """Draft replies: one JSON line out per mention in ({id, draft, based_on, skip_reason})."""
+    """Draft replies: one JSON line out per mention in ({id, draft, based_on, skip_reason}).
+
+    Brands' voices and past replies come from the database; it is read, never created. A
+    brand it does not know (or no database at all) drafts from the templates in a plain
+    voice signed with the brand as given, and a note on standard error says so.
+    """
     from brandcare.contracts import DRAFT_SHAPE, DraftRequest, MalformedInputError, parse_requests
     from brandcare.replies.drafting import draft_records
-    from brandcare.store import make_engine, migrate, session_factory
+    from brandcare.store import session_factory
 
     settings = load_settings()
     try:
@@ -315,8 +382,7 @@ def draft(
         raise fail(f"input is not UTF-8 text (byte {exc.start}): {exc.reason}", 2) from exc
     except MalformedInputError as exc:
         raise fail(str(exc), 2) from exc
-    migrate.upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = _draft_store(settings, sorted({r.brand for r in requests}))
     try:
         records = draft_records(
             session_factory(engine),
@@ -331,3 +397,39 @@ def draft(
     for record in records:
         out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
     out.flush()
+
+
+def _draft_store(settings: Settings, brands: list[str]) -> Engine:
+    """The database ``draft`` reads voices and past replies from, and notes on what it lacks.
+
+    No SQLite file there: an empty schema in memory (templates, plain voices), so a
+    command that only reads never leaves a database behind.
+    """
+    from sqlalchemy.pool import StaticPool
+
+    from brandcare.replies.conversations import brand_index, find_brand
+    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store.migrate import sqlite_file
+    from brandcare.store.models import Base
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        say(
+            f"note: no database at {path}: drafting from the templates in a plain voice, "
+            "without past replies (`brandcare setup` and `import conversations` add them)"
+        )
+        engine = make_engine("sqlite://", poolclass=StaticPool)
+        Base.metadata.create_all(engine)
+        return engine
+    require_database(settings)
+    engine = make_engine(settings.database_url)
+    with transaction(session_factory(engine)) as s:
+        index = brand_index(s)
+    unknown = [name for name in brands if find_brand(index, name) is None]
+    if unknown:
+        say(
+            f"note: no brand {', '.join(repr(b) for b in unknown)} in the database: drafted "
+            "from the templates in a plain voice signed with the name as given "
+            "(`brandcare setup` adds brands and their voices)"
+        )
+    return engine

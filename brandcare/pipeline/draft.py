@@ -19,19 +19,21 @@ from brandcare.store.models import BrandRow, MentionRow, ScoreRow
 from listener.base import Mention
 from listener.registry import reply_rules
 from responders.drafting import DraftingError, draft_reply
-from responders.policy import Action, Decision
+from responders.policy import Action, Decision, is_troll_reason
 from responders.retrieval import Adapted
 from responders.voice import Voice
-from sentiment.base import Embedder, Scores, Sentiment, SentimentProbs
-from sentiment.signals import find_signals
-from sentiment.text import clean_text
+from sentiment.base import Embedder, Scores, Sentiment, SentimentProbs, Signal
 
 log = logging.getLogger(LOGGER)
 
 
-def scores_from_row(row: ScoreRow, text: str) -> tuple[Scores, Decision]:
-    """The stored score as the scorer's value and the policy's decision."""
-    troll_reasons = tuple(r for r in row.reasons if "insult" in r or "offensive" in r)
+def scores_from_row(row: ScoreRow) -> tuple[Scores, Decision]:
+    """The stored score as the scorer's value and the policy's decision.
+
+    The signals are the ones the scorer stored: drafting follows what the model read,
+    never a second guess from word lists.
+    """
+    troll_reasons = tuple(r for r in row.reasons if is_troll_reason(r))
     scores = Scores(
         sentiment=Sentiment(row.sentiment),
         probs=SentimentProbs(row.prob_negative, row.prob_neutral, row.prob_positive),
@@ -43,9 +45,15 @@ def scores_from_row(row: ScoreRow, text: str) -> tuple[Scores, Decision]:
         issue_prob=row.issue_prob or 0.0,
         urgency_reasons=tuple(r for r in row.reasons if r not in troll_reasons),
         troll_reasons=troll_reasons,
-        # The signals the scorer found: it read the cleaned text, so the stage does too.
-        signals=find_signals(clean_text(text)[0]),
+        signals=tuple(
+            Signal(
+                str(x.get("kind", "")), str(x.get("evidence", "")), float(str(x.get("weight", 0)))
+            )
+            for x in row.signals or ()
+        ),
         model_version=row.model_version,
+        abusive_prob=row.abusive_prob or 0.0,
+        language=row.language or "en",
     )
     if row.troll:
         action = Action.SKIP_TROLL
@@ -105,7 +113,7 @@ class DraftStage(PipelineBase):
             }
         voices = {brand_id: voice_of(brand) for brand_id, brand in brands.items()}
         work = [
-            (m, mention_value(m), *scores_from_row(latest[m.id], m.text))
+            (m, mention_value(m), *scores_from_row(latest[m.id]))
             for m in mentions
             if m.id in latest
         ]

@@ -138,6 +138,12 @@ class ScoreStage(PipelineBase):
                     reasons=decision.reasons,
                     offensive_prob=scores.offensive_prob,
                     issue_prob=scores.issue_prob,
+                    signals=[
+                        {"kind": x.kind, "evidence": x.evidence, "weight": x.weight}
+                        for x in scores.signals
+                    ],
+                    abusive_prob=scores.abusive_prob,
+                    language=scores.language,
                 )
             )
         return records, actions

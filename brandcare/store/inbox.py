@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Select,
+    Table,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from brandcare.store.models import (
@@ -55,6 +66,8 @@ class InboxFilter:
     urgency_level: str | None = None
     text: str | None = None
     limit: int = 100
+    #: ISO 639-1 code from the latest score: a speaker takes the posts in their language.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +125,8 @@ def _narrowing(f: InboxFilter) -> list[ColumnElement[bool]]:
         conditions.append(ScoreRow.sentiment == f.sentiment)
     if f.urgency_level:
         conditions.append(ScoreRow.urgency_level == f.urgency_level)
+    if f.language:
+        conditions.append(ScoreRow.language == f.language)
     return conditions
 
 
@@ -144,7 +159,9 @@ def lane_items(session: Session, f: InboxFilter) -> list[InboxItem]:
         stmt = stmt.where(MentionRow.deleted_at.is_(None)).order_by(
             # A mention set aside unscored (state error) could be anything: it counts as
             # most urgent until a person has read it, rather than sinking to the bottom.
-            func.coalesce(ScoreRow.urgency, 1.0).desc(),
+            # Urgency to the two decimals the inbox shows, so that a visible tie ("high
+            # 1.00" twice) is broken by what is also shown: reach, then the wait.
+            func.round(cast(func.coalesce(ScoreRow.urgency, 1.0), Numeric(8, 6)), 2).desc(),
             func.coalesce(MentionRow.author_followers, 0).desc(),
             MentionRow.created_at.asc(),
             DraftRow.id.asc(),
@@ -162,7 +179,7 @@ def lane_counts(session: Session, f: InboxFilter) -> dict[str, int]:
         .join(MentionRow, MentionRow.id == DraftRow.mention_id)
         .group_by(DraftRow.state)
     )
-    if f.sentiment or f.urgency_level:  # only these filters need the score
+    if f.sentiment or f.urgency_level or f.language:  # only these filters need the score
         stmt = stmt.outerjoin(ScoreRow, latest_score_of_mention())
     stmt = stmt.where(*_narrowing(f))
     by_state = {str(state): int(n) for state, n in session.execute(stmt)}
@@ -268,13 +285,16 @@ def claim(
     return Claim(str(holder), until if until.tzinfo else until.replace(tzinfo=dt.UTC))
 
 
-def release(session: Session, draft_id: int, user: str) -> None:
-    """Let go of a draft one holds (after acting on it, or on leaving it)."""
-    session.execute(
+def release(session: Session, draft_id: int, user: str) -> bool:
+    """Let go of a draft one holds (after acting on it, or on leaving it); False when
+    ``user`` held nothing to let go of (someone else's claim is left as it is)."""
+    result = session.execute(
         update(_draft_t)
         .where(_draft_t.c.id == draft_id, _draft_t.c.claimed_by == user)
         .values(claimed_by=None, claimed_until=None)
     )
+    session.expire_all()
+    return bool(getattr(result, "rowcount", 0))
 
 
 def held_by_other(draft: DraftRow, user: str, now: dt.datetime | None = None) -> Claim | None:
@@ -287,3 +307,8 @@ def held_by_other(draft: DraftRow, user: str, now: dt.datetime | None = None) ->
 
 def brands(session: Session) -> Sequence[BrandRow]:
     return list(session.scalars(select(BrandRow).order_by(BrandRow.name)))
+
+
+def languages(session: Session) -> list[str]:
+    """The languages scored mentions are in, for the inbox's filter."""
+    return sorted(str(x) for x in session.scalars(select(ScoreRow.language).distinct()) if x)

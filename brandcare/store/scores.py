@@ -86,6 +86,10 @@ class ScoreRecord:
     reasons: Sequence[str] = field(default_factory=tuple)
     offensive_prob: float | None = None
     issue_prob: float | None = None
+    #: ``{"kind", "evidence", "weight"}`` per care signal found.
+    signals: Sequence[dict[str, object]] = field(default_factory=tuple)
+    abusive_prob: float | None = None
+    language: str = "en"
 
 
 def save_scores(session: Session, records: Sequence[ScoreRecord]) -> list[int]:
@@ -115,6 +119,9 @@ def save_scores(session: Session, records: Sequence[ScoreRecord]) -> list[int]:
             "issue": r.issue,
             "issue_prob": r.issue_prob,
             "reasons": list(r.reasons),
+            "signals": [dict(x) for x in r.signals],
+            "abusive_prob": r.abusive_prob,
+            "language": r.language,
             "created_at": now,
         }
         for r in sorted(records, key=lambda r: (r.mention_id, r.model_version))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from brandcare.store.models import (
     AlertRow,
     BrandRow,
     CorrectionRow,
+    DraftRow,
     MentionRow,
     QueryRow,
     ScoreRow,
@@ -46,6 +48,7 @@ from brandcare.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Browser,
+    Passive,
     Posting,
     Reviewer,
     check_csrf,
@@ -65,12 +68,22 @@ templates.env.filters.update(
     compact=views.compact,
     duration=views.duration,
     day=views.day,
+    handle=views.handle,
+    display_name=views.display_name,
+    stamp=views.stamp,
+    audit_value=views.audit_value,
 )
 templates.env.globals.update(
     sla_status=views.sla_status,
     platform_label=label,
     correctable=feedback.ALLOWED_VALUES,
+    held_by_other=inbox.held_by_other,
 )
+
+#: A post longer than this scrolls in its own box on the draft page, so the state, the
+#: SLA and the actions never end up thousands of pixels down.
+LONG_TEXT = 1200
+UNDO_MINUTES = int(feedback.UNDO_WINDOW.total_seconds() // 60)
 
 #: Messages a redirect may ask the next page to show, by code: never free text from
 #: the URL, which would let a link put words in the app's mouth.
@@ -84,7 +97,12 @@ NOTICES = {
     "saved": "Draft saved.",
     "corrected": "Label corrected: thank you, this trains the next model.",
     "released": "Released: another agent can take it.",
+    "not_held": "Nothing to release: you were not holding this draft.",
+    "taken": "It is yours for now: nobody else can act on it until you act or release it.",
+    "uncorrected": "Correction undone: the label is as it was.",
     "user_added": "User added.",
+    "user_disabled": "User disabled: their sessions and API token stop working now.",
+    "user_enabled": "User enabled: they can sign in again.",
     "saved_settings": "Settings saved.",
     "token": "API token issued.",
 }
@@ -109,28 +127,29 @@ def error_page(request: Request, status_code: int, message: str) -> HTMLResponse
     )  # fmt: skip
 
 
-def _filters(
-    lane: str, brand: str, platform: str, sentiment: str, urgency: str, q: str, s: Session
-) -> tuple[inbox.InboxFilter, dict[str, str]]:
+def _filters(p: InboxQuery, s: Session) -> tuple[inbox.InboxFilter, dict[str, str]]:
     """The inbox filter from query parameters; unknown values are dropped, not trusted."""
     brand_id = None
-    if brand:
-        brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
+    if p.brand:
+        brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == p.brand)).first()
+    lang = p.lang if re.fullmatch(r"[a-z]{2,3}", p.lang) else ""
     f = inbox.InboxFilter(
-        lane=lane if lane in inbox.LANES else "pending",
+        lane=p.lane if p.lane in inbox.LANES else "pending",
         brand_id=brand_id,
-        platform=platform or None,
-        sentiment=sentiment if sentiment in SENTIMENTS else None,
-        urgency_level=urgency if urgency in URGENCY_LEVELS else None,
-        text=q[:200] or None,
+        platform=p.platform or None,
+        sentiment=p.sentiment if p.sentiment in SENTIMENTS else None,
+        urgency_level=p.urgency if p.urgency in URGENCY_LEVELS else None,
+        text=p.q[:200] or None,
+        language=lang or None,
     )
     params = {
         "lane": f.lane,
-        "brand": brand if brand_id else "",
-        "platform": platform,
+        "brand": p.brand if brand_id else "",
+        "platform": p.platform,
         "sentiment": f.sentiment or "",
         "urgency": f.urgency_level or "",
-        "q": q[:200],
+        "lang": lang,
+        "q": p.q[:200],
     }
     return f, params
 
@@ -209,22 +228,21 @@ def home() -> Response:
     return RedirectResponse("/inbox", status_code=303)
 
 
-def _inbox_context(
-    s: Session, ws: users.WebSession, lane: str, brand: str, platform: str,
-    sentiment: str, urgency: str, q: str,
-) -> dict[str, Any]:  # fmt: skip
-    f, params = _filters(lane, brand, platform, sentiment, urgency, q, s)
+def _inbox_context(s: Session, ws: users.WebSession, p: InboxQuery) -> dict[str, Any]:
+    f, params = _filters(p, s)
     return {
         "ws": ws,
-        "items": inbox.lane_items(s, f),
+        "items": _unheld_first(inbox.lane_items(s, f), ws.user.username),
         "counts": inbox.lane_counts(s, f),
         "lanes": list(inbox.LANES),
         "params": params,
         "query": urlencode({k: v for k, v in params.items() if v and k != "lane"}),
         "brands": inbox.brands(s),
+        "show_brand": not params["brand"] and len(inbox.brands(s)) > 1,
         "platforms": sorted(set(s.scalars(select(QueryRow.platform).distinct()))),
         "sentiments": SENTIMENTS,
         "urgencies": URGENCY_LEVELS,
+        "languages": inbox.languages(s),
         "now": utcnow(),
     }
 
@@ -239,6 +257,8 @@ class InboxQuery:
     sentiment: str = ""
     urgency: str = ""
     q: str = ""
+    #: ISO 639-1 code of the mention's language ("" = any).
+    lang: str = ""
 
 
 Params = Annotated[InboxQuery, Depends()]
@@ -246,7 +266,7 @@ Params = Annotated[InboxQuery, Depends()]
 
 def _inbox(request: Request, ws: users.WebSession, p: InboxQuery, template: str) -> HTMLResponse:
     with tx(request) as s:
-        ctx = _inbox_context(s, ws, p.lane, p.brand, p.platform, p.sentiment, p.urgency, p.q)
+        ctx = _inbox_context(s, ws, p)
         return render(request, template, ctx)
 
 
@@ -256,8 +276,11 @@ def inbox_page(request: Request, ws: Browser, p: Params) -> HTMLResponse:
 
 
 @router.get("/inbox/rows")
-def inbox_rows(request: Request, ws: Browser, p: Params) -> HTMLResponse:
-    """The lanes and the table alone: HTMX polls this so new drafts appear without a reload."""
+def inbox_rows(request: Request, ws: Passive, p: Params) -> HTMLResponse:
+    """The lanes and the table alone: HTMX polls this so new drafts appear without a reload.
+
+    The page asks by itself every few seconds, so it does not extend the session: an
+    unattended desk is signed out after the idle timeout like any other."""
     return _inbox(request, ws, p, "_queue.html")
 
 
@@ -276,6 +299,10 @@ def _draft_context(s: Session, ws: users.WebSession, draft_id: int) -> dict[str,
         "corrections": corrections,
         "labels": _labels(found.score, corrections),
         "held": inbox.held_by_other(found.draft, ws.user.username),
+        "mine": _mine(found.draft, ws.user.username),
+        "long_text": LONG_TEXT,
+        "undo_minutes": UNDO_MINUTES,
+        "undoable": {c.id for c in corrections if feedback.undoable(c, ws.user.username, utcnow())},
         "limit": reply_size(found.draft.text, m)[1],
         "length": reply_size(found.draft.text, m)[0],
         "now": utcnow(),
@@ -302,23 +329,86 @@ def _labels(score: ScoreRow | None, corrections: list[CorrectionRow]) -> dict[st
     return labels
 
 
+def _unheld_first(items: list[inbox.InboxItem], user: str) -> list[inbox.InboxItem]:
+    """Drafts someone else holds go below the rest (in the same order): nobody else can
+    act on them, so they should not sit at the top of everyone's queue."""
+    now = utcnow()
+    free = [it for it in items if inbox.held_by_other(it.draft, user, now) is None]
+    held = [it for it in items if inbox.held_by_other(it.draft, user, now) is not None]
+    return free + held
+
+
+def _mine(draft: DraftRow, user: str) -> inbox.Claim | None:
+    """``user``'s own live claim on ``draft``, if any."""
+    if draft.claimed_by == user and draft.claimed_until and draft.claimed_until > utcnow():
+        return inbox.Claim(user, draft.claimed_until)
+    return None
+
+
 def _next_pending(s: Session, after: int) -> int | None:
+    """The next pending draft nobody holds (for viewers, who never claim)."""
     for it in inbox.lane_items(s, inbox.InboxFilter(limit=20)):
         if it.draft.id != after and not inbox.held_by_other(it.draft, ""):
             return it.draft.id
     return None
 
 
+def _claim_next(request: Request, user: str, after: int) -> int | None:
+    """Claim, for ``user``, the first pending draft after ``after`` that nobody else
+    holds, and return it. Each try is the conditional UPDATE of ``inbox.claim``, so two
+    agents asking at the same moment get different drafts."""
+    ttl = dt.timedelta(minutes=_settings(request).claim_minutes)
+    with tx(request) as s:
+        for it in inbox.lane_items(s, inbox.InboxFilter(limit=50)):
+            if it.draft.id == after or inbox.held_by_other(it.draft, user) is not None:
+                continue
+            if inbox.claim(s, it.draft.id, user, ttl).holder == user:
+                return it.draft.id
+    return None
+
+
 @router.get("/drafts/{draft_id}")
 def draft_page(request: Request, draft_id: int, ws: Browser) -> HTMLResponse:
-    """One draft with everything an agent needs; opening it claims it for a while."""
+    """One draft with everything an agent needs. Reading claims nothing: an agent takes
+    a draft by starting to edit, by a keyboard action, by "Take it" or "Next draft"."""
     with tx(request) as s:
-        if ws.user.can_review:
-            found = inbox.item(s, draft_id)
-            if found is not None and found.draft.state in ("pending", "skipped"):
-                ttl = dt.timedelta(minutes=_settings(request).claim_minutes)
-                inbox.claim(s, draft_id, ws.user.username, ttl)
         return render(request, "draft.html", _draft_context(s, ws, draft_id))
+
+
+@router.post("/drafts/next")
+def next_draft(request: Request, ws: Reviewer, after: Annotated[int, Form()] = 0) -> Response:
+    """The next draft nobody holds, claimed for whoever asked."""
+    nxt = _claim_next(request, ws.user.username, after)
+    return RedirectResponse(f"/drafts/{nxt}" if nxt else "/inbox", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/claim")
+def take(request: Request, draft_id: int, ws: Reviewer) -> Response:
+    """Hold a pending or skipped draft: its page calls this when the agent starts
+    editing (``fetch``, answered 204, or 409 with who holds it); "Take it" posts it."""
+    ttl = dt.timedelta(minutes=_settings(request).claim_minutes)
+    quiet = request.headers.get("x-requested-with") == "fetch"
+    with tx(request) as s:
+        found = inbox.item(s, draft_id)
+        if found is None:
+            raise HTTPException(404, f"no draft {draft_id}")
+        if found.draft.state not in ("pending", "skipped", "approved"):
+            message = f"draft {draft_id} is {found.draft.state}: there is nothing to hold"
+            if quiet:
+                return Response(message, status_code=409, media_type="text/plain")
+            raise HTTPException(409, message)
+        got = inbox.claim(s, draft_id, ws.user.username, ttl)
+    if got.holder != ws.user.username:
+        message = (
+            f"{got.holder} took this draft at the same time and holds it until "
+            f"{got.until:%H:%M} UTC: you can read it, not act on it."
+        )
+        if quiet:
+            return Response(message, status_code=409, media_type="text/plain")
+        return RedirectResponse(f"/drafts/{draft_id}", status_code=303)
+    if quiet:
+        return Response(status_code=204)
+    return RedirectResponse(f"/drafts/{draft_id}?done=taken", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/count")
@@ -336,9 +426,10 @@ def count(
         return render(request, "_count.html", ctx)
 
 
-def _after_action(request: Request, draft_id: int, done: str) -> Response:
-    with tx(request) as s:
-        nxt = _next_pending(s, draft_id)
+def _after_action(request: Request, ws: users.WebSession, draft_id: int, done: str) -> Response:
+    """On to the next draft nobody holds, claimed for this agent (never the one that a
+    colleague finishing at the same moment is sent to)."""
+    nxt = _claim_next(request, ws.user.username, draft_id)
     target = f"/drafts/{nxt}" if nxt else "/inbox"
     return RedirectResponse(f"{target}?done={done}", status_code=303)
 
@@ -369,7 +460,7 @@ def approve(
         return _refused(request, ws, draft_id, exc, text or None)
     if result.approved:
         request.app.state.send(draft_id)
-        return _after_action(request, draft_id, "approved")
+        return _after_action(request, ws, draft_id, "approved")
     return RedirectResponse(f"/drafts/{draft_id}?done=first_approval", status_code=303)
 
 
@@ -386,7 +477,7 @@ def _act(
     except review.ReviewError as exc:
         return _refused(request, ws, draft_id, exc, words.get("text"))
     if move_on:
-        return _after_action(request, draft_id, done)
+        return _after_action(request, ws, draft_id, done)
     return RedirectResponse(f"/drafts/{draft_id}?done={done}", status_code=303)
 
 
@@ -394,7 +485,12 @@ def _act(
 def save(
     request: Request, draft_id: int, ws: Reviewer, text: Annotated[str, Form()] = ""
 ) -> Response:
-    return _act(request, ws, draft_id, "saved", review.edit, text=text)
+    response = _act(request, ws, draft_id, "saved", review.edit, text=text)
+    if response.status_code == 303:  # saved: an edit is intent, so the draft is held
+        ttl = dt.timedelta(minutes=_settings(request).claim_minutes)
+        with tx(request) as s:
+            inbox.claim(s, draft_id, ws.user.username, ttl)
+    return response
 
 
 @router.post("/drafts/{draft_id}/reject")
@@ -428,9 +524,23 @@ def requeue_failed(request: Request, draft_id: int, ws: Reviewer) -> Response:
 
 @router.post("/drafts/{draft_id}/release")
 def release(request: Request, draft_id: int, ws: Reviewer) -> Response:
+    """Let go of one's own claim. Someone else's is refused and left alone (it expires
+    by itself); releasing nothing says so instead of reporting success."""
     with tx(request) as s:
-        inbox.release(s, draft_id, ws.user.username)
-        return RedirectResponse("/inbox?done=released", status_code=303)
+        found = inbox.item(s, draft_id)
+        if found is None:
+            raise HTTPException(404, f"no draft {draft_id}")
+        held = inbox.held_by_other(found.draft, ws.user.username)
+        released = False if held else inbox.release(s, draft_id, ws.user.username)
+    if held:
+        refusal = review.ReviewError(
+            f"not released: {held.holder} holds this draft until {held.until:%H:%M} UTC, "
+            "and only they can release it (it frees itself then)"
+        )
+        return _refused(request, ws, draft_id, refusal)
+    if not released:
+        return RedirectResponse(f"/drafts/{draft_id}?done=not_held", status_code=303)
+    return RedirectResponse("/inbox?done=released", status_code=303)
 
 
 @router.post("/mentions/{mention_id}/correct")
@@ -448,6 +558,24 @@ def correct(
         except feedback.CorrectionError as exc:
             raise HTTPException(422, str(exc)) from exc
         return RedirectResponse(f"/drafts/{draft_id}?done=corrected#labels", status_code=303)
+
+
+@router.post("/mentions/{mention_id}/corrections/{correction_id}/undo")
+def undo_correction(
+    request: Request,
+    mention_id: int,
+    correction_id: int,
+    ws: Reviewer,
+    draft_id: Annotated[int, Form()],
+) -> Response:
+    """Take back one's own correction, within ``feedback.UNDO_WINDOW``: a chip clicked
+    by mistake must not train the next model."""
+    with tx(request) as s:
+        try:
+            feedback.undo(s, mention_id, correction_id, ws.user.username)
+        except feedback.CorrectionError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return RedirectResponse(f"/drafts/{draft_id}?done=uncorrected#labels", status_code=303)
 
 
 @router.get("/alerts")
@@ -482,7 +610,15 @@ def digest_page(
             d = digests.build(s, brand, period)
         except digests.DigestError as exc:
             raise HTTPException(404, str(exc)) from exc
-    return HTMLResponse(renders.html(d), headers={"content-security-policy": DIGEST_CSP})
+    page = renders.html(d)
+    # The digest is also the email, which has no inbox to go back to: the page adds it.
+    back = (
+        '<nav style="font:14px system-ui,sans-serif;margin:0 0 12px">'
+        '<a href="/inbox">&larr; Back to the inbox</a> &middot; '
+        '<a href="/alerts">Alerts &amp; digests</a></nav>'
+    )
+    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + back, page, count=1)
+    return HTMLResponse(page, headers={"content-security-policy": DIGEST_CSP})
 
 
 @router.get("/mentions/{mention_id}")

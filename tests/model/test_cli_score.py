@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.contract import SCORE_KEYS
+from tests.contract import ADDED_KEYS, SCORE_KEYS
 
 SAMPLE = REPO / "brandcare" / "samples" / "mentions.jsonl"
-KEYS = SCORE_KEYS
+KEYS = SCORE_KEYS | ADDED_KEYS
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -22,13 +22,13 @@ from responders.policy import decide
 from sentiment.base import ISSUES, Scores, Sentiment
 from sentiment.text import MAX_CHARS
 from sentiment.transformer import TransformerScorer
-from tests.contract import SCORE_KEYS
+from tests.contract import ADDED_KEYS, SCORE_KEYS
 from tests.property.strategies import json_values, nasty_text
 
 pytestmark = pytest.mark.model
 
 LEVELS = {"low", "medium", "high"}
-CONTRACT_KEYS = SCORE_KEYS
+CONTRACT_KEYS = SCORE_KEYS | ADDED_KEYS
 # The scorer fixture is session-scoped; the health check cannot tell.
 _SHARED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 

@@ -1,6 +1,15 @@
 from dataclasses import replace
 
-from responders.policy import Action, Thresholds, decide, format_followers, reach_boost
+import pytest
+
+from responders.policy import (
+    Action,
+    Thresholds,
+    decide,
+    format_followers,
+    is_troll_reason,
+    reach_boost,
+)
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
 
 
@@ -29,10 +38,13 @@ def test_a_complaint_needing_a_reply_is_drafted():
 
 
 def test_trolling_is_skipped_with_its_reasons():
-    decision = decide(scores(troll_prob=0.9, troll_reasons=("insult with no issue",)))
+    reason = "abuse with no actionable issue: 'useless clowns'"
+    decision = decide(scores(troll_prob=0.9, troll_reasons=(reason,)))
     assert decision.action is Action.SKIP_TROLL
     assert not decision.needs_reply
-    assert "insult with no issue" in decision.reasons
+    assert reason in decision.reasons
+    assert is_troll_reason(reason)
+    assert not is_troll_reason("outage: 'the whole thing is dead'")
 
 
 def test_trolling_that_mentions_safety_still_reaches_a_human():
@@ -80,3 +92,31 @@ def test_followers_are_written_as_agents_say_them():
         "1.2M",
         "2M",
     ]
+
+
+@pytest.mark.parametrize("kind", ["safety", "fraud", "account_takeover", "legal"])
+def test_serious_signals_are_never_skipped_as_trolling(kind: str) -> None:
+    decision = decide(scores(troll_prob=0.95, signals=(Signal(kind, "words", 0.9),)))
+    assert decision.action is Action.REPLY
+    assert decision.needs_reply
+    assert not decision.troll
+    assert any(f"mentions {kind}" in r for r in decision.reasons)
+
+
+def test_an_outage_in_an_abusive_post_follows_the_troll_head() -> None:
+    # Outage is not on the never-skip list: the model's troll decision already needs
+    # "no actionable issue", so a troll verdict here means the heads saw no real report.
+    decision = decide(scores(troll_prob=0.9, signals=(Signal("outage", "down", 0.6),)))
+    assert decision.action is Action.SKIP_TROLL
+
+
+def test_a_post_the_model_cannot_read_goes_to_a_human_with_its_language_first() -> None:
+    decision = decide(scores(language="ar", needs_reply_prob=0.1, troll_prob=0.7, urgency=0.1))
+    assert decision.action is Action.REPLY
+    assert decision.needs_reply
+    assert not decision.troll
+    assert decision.reasons[0] == "language: ar"
+
+
+def test_english_posts_get_no_language_reason() -> None:
+    assert not any(r.startswith("language:") for r in decide(scores()).reasons)

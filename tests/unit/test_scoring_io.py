@@ -4,7 +4,7 @@ import pytest
 
 from brandcare.contracts import MalformedInputError, parse_lines, score_records
 from sentiment.base import Scores, Sentiment, SentimentProbs
-from tests.contract import SCORE_KEYS
+from tests.contract import ADDED_KEYS, SCORE_KEYS
 
 
 def test_valid_lines_parse_and_blank_lines_are_skipped():
@@ -66,7 +66,7 @@ class FixedScorer:
 
 def test_output_objects_follow_the_contract_keys_exactly():
     (record,) = score_records(FixedScorer(), parse_lines(['{"id": "x", "text": "charged twice"}']))
-    assert set(record) == SCORE_KEYS
+    assert set(record) == SCORE_KEYS | ADDED_KEYS
     assert set(record["probs"]) == {"negative", "neutral", "positive"}
     assert record["urgency_level"] == "medium"
     assert record["needs_reply"] is True

@@ -138,6 +138,43 @@ def test_trolling_with_a_safety_signal_gets_the_safety_reply() -> None:
     assert d.template == "safety"
 
 
+@pytest.mark.parametrize(
+    ("issue", "kind", "template", "words"),
+    [
+        # An oxygen-mask diversion read as a delay still gets the safety reply.
+        ("delayed_flight", "safety", "safety", "safety team"),
+        ("flight_experience", "safety", "safety", "safety team"),
+        ("billing", "fraud", "fraud", "fraud team"),
+        ("security", "account_takeover", "account_takeover", "secure your account now"),
+        ("technical_issue", "outage", "outage", "status.skyway.example"),
+    ],
+)
+def test_a_care_signal_picks_the_reply_written_for_it(
+    issue: str, kind: str, template: str, words: str
+) -> None:
+    scores = make_scores(issue, urgency=0.9, signals=(Signal(kind, "words", 0.9),))
+    d = draft("@Skyway something serious happened", scores)
+    assert d.template == template
+    assert words in d.text
+    assert "sorry about the delay" not in d.text
+    assert "up to standard" not in d.text
+
+
+def test_the_most_serious_signal_wins() -> None:
+    both = (Signal("fraud", "charged twice", 0.8), Signal("account_takeover", "hacked", 0.9))
+    name, _ = choose_template(
+        make_scores("billing", signals=(Signal("outage", "down", 0.9), *both))
+    )
+    assert name == "account_takeover"
+
+
+def test_praise_that_mentions_a_past_problem_stays_praise() -> None:
+    scores = make_scores(
+        "praise", sentiment=Sentiment.POSITIVE, signals=(Signal("fraud", "fraud", 0.6),)
+    )
+    assert choose_template(scores)[0] == "praise"
+
+
 def test_templates_are_sound() -> None:
     assert check_templates() == []
 

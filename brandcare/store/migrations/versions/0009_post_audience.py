@@ -5,8 +5,7 @@ keep, and a content warning agents must see; a Mastodon instance sets its own le
 limit. All three are nullable: X, Reddit and Bluesky posts have none of them.
 
 Revision ID: 0009
-Revises: 0007 (0008 where the score-signals revision is merged: see the README's
-"Migrations" note; the two touch different tables)
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
