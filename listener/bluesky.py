@@ -8,7 +8,10 @@ server says the session itself is gone. Query kinds: ``"mentions"``
 ``"search"`` (``app.bsky.feed.searchPosts``, newest first, ``since`` the cursor).
 Cursors are the newest ``indexedAt`` read plus its post's URI: Bluesky's own cursors
 page backwards (older), so a poll reads back until it reaches what the last one saw.
-Every SDK and httpx exception is translated here, once, into ``listener.errors``.
+The list methods are read as JSON and each item checked on its own: the SDK's models
+would refuse the whole page for one item with a field missing, and that page would then
+fail every poll. Every SDK and httpx exception is translated here, once, into
+``listener.errors``.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import httpx
 from atproto import Client, models
 from atproto_client import exceptions as at_errors
-from atproto_client.models.utils import get_model_as_dict
 from atproto_client.request import Request, Response
 
 from listener._common import (
@@ -59,6 +62,12 @@ REASONS = frozenset({"mention", "reply"})
 _PAGE = 50
 _MAX_PAGES = 10
 _DEFAULT_RETRY_AFTER = 300.0  # one window (3,000 requests per 5 minutes per IP)
+#: A session refused again this soon after a login is not made again: the login itself is
+#: the problem, and createSession allows about 30 a 5 minutes and 300 a day.
+_RELOGIN_EVERY = 900.0
+_LIST_NOTIFICATIONS = "app.bsky.notification.listNotifications"
+_SEARCH_POSTS = "app.bsky.feed.searchPosts"
+_CREATE_RECORD = "com.atproto.repo.createRecord"
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,!?;:)\]]")
 _LEADING_ADDRESSES = re.compile(r"^(?:@[\w.:-]+\s+)+")
 _POST_URI = re.compile(r"at://([^/]+)/app\.bsky\.feed\.post/([\w.~:-]+)")
@@ -70,27 +79,49 @@ class _MeteredRequest(Request):  # type: ignore[misc]  # the SDK ships no type i
     """The SDK's HTTP layer, counting requests and keeping the last rate-limit headers.
 
     The SDK's methods answer models without headers; Bluesky says how much of its
-    budget is left (``ratelimit-remaining``) in every response's headers.
+    budget is left (``ratelimit-remaining``) in every response's headers, per limit: the
+    reads' 3,000 a 5 minutes, the PDS's write points, createSession's own. So the headers
+    are kept per XRPC method as well as the last of all.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.requests = 0
         self.headers: Mapping[str, Any] = {}
+        #: XRPC method (``app.bsky.feed.searchPosts``) -> its last answer's headers.
+        self.limits: dict[str, Mapping[str, Any]] = {}
+
+    def _keep(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], response: Response) -> None:
+        self.headers = response.headers
+        url = str(kwargs.get("url") or (args[0] if args else ""))
+        self.limits[url.rsplit("/xrpc/", 1)[-1]] = response.headers
 
     def get(self, *args: Any, **kwargs: Any) -> Response:
         """GET, counted."""
         self.requests += 1
         response = super().get(*args, **kwargs)
-        self.headers = response.headers
+        self._keep(args, kwargs, response)
         return response
 
     def post(self, *args: Any, **kwargs: Any) -> Response:
         """POST, counted."""
         self.requests += 1
         response = super().post(*args, **kwargs)
-        self.headers = response.headers
+        self._keep(args, kwargs, response)
         return response
+
+    def wait_for(self, method: str) -> float | None:
+        """Seconds until ``method``'s limit resets when its last answer said none is left
+        (``ratelimit-remaining: 0``); None when a call may go out."""
+        headers = self.limits.get(method)
+        if not headers:
+            return None
+        remaining = header_int(headers, "ratelimit-remaining")
+        reset = header_int(headers, "ratelimit-reset")
+        if remaining is None or remaining > 0 or reset is None:
+            return None
+        wait = reset - utcnow().timestamp()
+        return wait if wait > 0 else None
 
 
 def _rate_limit(headers: Mapping[str, Any]) -> RateLimit | None:
@@ -175,19 +206,21 @@ def _time(value: object) -> dt.datetime | None:
         return None
 
 
+def _stamp(value: object) -> str | None:
+    """An ``indexedAt`` in one form (UTC, milliseconds, "Z"), so that stamps compare as
+    text in time order whatever form the server wrote; None when it is no time."""
+    moment = _time(value)
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def post_url(handle: str, uri: str) -> str:
     """The bsky.app address of a post (by handle; by DID when the handle is unknown)."""
     found = _POST_URI.fullmatch(uri)
     if not found:
         return ""
     return f"https://bsky.app/profile/{handle or found.group(1)}/post/{found.group(2)}"
-
-
-def _dump(obj: Any) -> Any:
-    try:
-        return get_model_as_dict(obj) if not isinstance(obj, Mapping) else dict(obj)
-    except (TypeError, ValueError, AttributeError):
-        return str(obj)
 
 
 def post_to_mention(
@@ -238,7 +271,10 @@ def post_to_mention(
         author=Author(
             id=did,
             handle=fit(handle, NAME_CHARS),
-            name=fit(visible(str(_get(author, "display_name") or "")), NAME_CHARS),
+            name=fit(
+                visible(str(_get(author, "display_name") or _get(author, "displayName") or "")),
+                NAME_CHARS,
+            ),
             followers=followers if isinstance(followers, int) and followers >= 0 else None,
         ),
         created_at=created,
@@ -256,11 +292,34 @@ def _cursor(indexed_at: str, uri: str) -> str:
 
 def _parse_cursor(value: str) -> tuple[str, str]:
     indexed_at, sep, uri = value.partition("|")
-    if not sep or _time(indexed_at) is None:
+    stamp = _stamp(indexed_at)
+    if not sep or stamp is None:
         raise PermanentSourceError(
             f"not a Bluesky cursor: {value!r}", reason="bad cursor", platform=PLATFORM
         )
-    return indexed_at, uri
+    return stamp, uri
+
+
+def _items(body: Mapping[str, Any], key: str) -> list[Any]:
+    """The list of a page (``notifications``, ``posts``); a page without one is unreadable."""
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise MalformedPayloadError(f"Bluesky sent a page without {key}", platform=PLATFORM)
+    return items
+
+
+def _placed(item: Any, kind: str) -> tuple[str, str] | None:
+    """Where an item sits in time order: (``indexedAt`` in one form, its URI); None (logged)
+    when it has no readable time or URI, so it is skipped, never taken for the cursor."""
+    if isinstance(item, Mapping):
+        stamp, uri = _stamp(item.get("indexedAt")), item.get("uri")
+        if stamp is not None and isinstance(uri, str) and uri:
+            return stamp, uri
+        what = f"{uri!r}" if isinstance(uri, str) else "without a uri"
+    else:
+        what = f"that is not an object: {item!r:.200}"
+    log.warning("skipping %s %s %s: no readable indexedAt or uri", PLATFORM, kind, what)
+    return None
 
 
 class BlueskySource:
@@ -287,6 +346,7 @@ class BlueskySource:
         self._client = Client(base_url=service_url, request=self._request)
         self._lock = threading.RLock()
         self._did: str | None = None
+        self._relogin_at: float | None = None  # time.monotonic() of the last login again
         self.logins = 0
 
     # -- session ---------------------------------------------------------------
@@ -311,17 +371,45 @@ class BlueskySource:
         return self._did
 
     def _authed(self, fn: Callable[[], T], *, action: str) -> T:
-        """Run ``fn`` logged in; a session the server forgot is made again, once."""
+        """Run ``fn`` logged in (the SDK refreshes the session before it expires).
+
+        A session the server refuses (it forgot it, or its refresh token expired) is made
+        again once, and at most once in ``_RELOGIN_EVERY`` seconds: a session refused
+        again that soon means the account or its app password is the problem, which
+        another createSession would not fix.
+        """
         self._login()
         try:
             return self._call(fn, action=action)
         except AuthError:
-            if self.logins > 1 and self._did is not None:
+            now = time.monotonic()
+            if self._relogin_at is not None and now - self._relogin_at < _RELOGIN_EVERY:
                 raise
             log.info("%s session refused (%s): logging in again", PLATFORM, action)
+            self._relogin_at = now
             self._did = None
             self._login()
             return self._call(fn, action=action)
+
+    def _honour_limit(self, method: str, action: str) -> None:
+        """Refuse, before any request, a call whose limit the last answer said is spent: a
+        request into a spent limit is a 429, and counts against the account."""
+        wait = self._request.wait_for(method)
+        if wait is not None:
+            raise RateLimited(
+                f"Bluesky's limit for {method} is spent until its reset ({action})",
+                retry_after=max(1.0, wait),
+                platform=PLATFORM,
+            )
+
+    def _query(self, nsid: str, params: Any) -> Mapping[str, Any]:
+        """One XRPC query's JSON body, unparsed (see the module's docstring)."""
+        response = self._client.invoke_query(nsid, params=params)
+        if not isinstance(response.content, Mapping):
+            raise MalformedPayloadError(
+                f"Bluesky sent no JSON object for {nsid}", platform=PLATFORM
+            )
+        return response.content
 
     # -- polling ---------------------------------------------------------------
 
@@ -335,8 +423,10 @@ class BlueskySource:
         with self._lock:
             before = self._request.requests
             if query.kind == "mentions":
+                self._honour_limit(_LIST_NOTIFICATIONS, "poll")
                 items = self._authed(lambda: list(self._notifications(seen, limit)), action="poll")
             elif query.kind == "search":
+                self._honour_limit(_SEARCH_POSTS, "poll")
                 terms = query.terms.strip() or query.brand
                 items = self._authed(lambda: list(self._search(terms, seen, limit)), action="poll")
             else:
@@ -364,23 +454,33 @@ class BlueskySource:
         self, seen: tuple[str, str] | None, limit: int
     ) -> Iterator[tuple[str, str, Mention | None]]:
         cursor: str | None = None
+        read = 0
         for _ in range(_MAX_PAGES):
-            params = models.AppBskyNotificationListNotifications.Params(limit=_PAGE, cursor=cursor)
-            page = self._client.app.bsky.notification.list_notifications(params)
-            for n in page.notifications:
-                at, uri = str(n.indexed_at), str(n.uri)
-                if seen is not None and (at, uri) <= seen:
+            params = models.AppBskyNotificationListNotifications.Params(
+                limit=min(_PAGE, max(1, limit)), cursor=cursor
+            )
+            body = self._query(_LIST_NOTIFICATIONS, params)
+            page = _items(body, "notifications")
+            for n in page:
+                placed = _placed(n, "notification")
+                if placed is None:
+                    continue
+                at, uri = placed
+                if seen is not None and placed <= seen:
                     return
-                if n.reason not in REASONS:
-                    log.info("skipping %s notification %s: reason %r", PLATFORM, uri, n.reason)
+                read += 1
+                reason = n.get("reason")
+                if not isinstance(reason, str) or reason not in REASONS:
+                    log.info("skipping %s notification %s: reason %.40r", PLATFORM, uri, reason)
                     yield at, uri, None
                     continue
-                raw = {"notification": _dump(n)}
-                yield at, uri, post_to_mention(n.uri, n.cid, n.author, n.record, at, raw)
-            cursor = page.cursor
-            if not cursor or not page.notifications:
-                return
-            if seen is None and len(page.notifications) >= limit:
+                raw = {"notification": n}
+                mention = post_to_mention(
+                    uri, n.get("cid"), n.get("author"), n.get("record"), at, raw
+                )
+                yield at, uri, mention
+            cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
+            if not cursor or not page or (seen is None and read >= limit):
                 return
 
     def _search(
@@ -393,20 +493,23 @@ class BlueskySource:
                 q=terms, sort="latest", limit=min(_PAGE, max(1, limit)), cursor=cursor,
                 since=seen[0] if seen else None,
             )  # fmt: skip
-            page = self._client.app.bsky.feed.search_posts(params)
-            for post in page.posts:
-                at, uri = str(post.indexed_at), str(post.uri)
-                if seen is not None and (at, uri) <= seen:
+            body = self._query(_SEARCH_POSTS, params)
+            page = _items(body, "posts")
+            for post in page:
+                placed = _placed(post, "post")
+                if placed is None:
+                    continue
+                at, uri = placed
+                if seen is not None and placed <= seen:
                     return
                 read += 1
-                raw = {"post": _dump(post)}
-                yield (
-                    at,
-                    uri,
-                    post_to_mention(post.uri, post.cid, post.author, post.record, at, raw),
+                raw = {"post": post}
+                mention = post_to_mention(
+                    uri, post.get("cid"), post.get("author"), post.get("record"), at, raw
                 )
-            cursor = page.cursor
-            if not cursor or not page.posts or (seen is None and read >= limit):
+                yield at, uri, mention
+            cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
+            if not cursor or not page or (seen is None and read >= limit):
                 return
 
     # -- replies ---------------------------------------------------------------
@@ -425,6 +528,7 @@ class BlueskySource:
                 platform=PLATFORM,
             )
         with self._lock:
+            self._honour_limit(_CREATE_RECORD, "reply")
             reply_to = self._reply_ref(mention)
             facets = facets_for(body, mention.author.handle, mention.author.id)
             langs = [mention.lang] if mention.lang else None

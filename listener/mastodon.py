@@ -4,8 +4,12 @@ Reads and posts with one access token on one instance (``api_base_url``): the br
 account there. Query kinds: ``"mentions"`` (notifications of type mention) and
 ``"search"`` (a ``#hashtag`` reads the tag's public timeline, which every instance
 serves; other terms use the statuses search, which needs the instance's full-text
-search: without it Mastodon answers only posts the account itself wrote, favourited or
-was mentioned in, so such a query finds next to nothing, and the first poll logs that).
+search, an optional Elasticsearch or OpenSearch: without it Mastodon answers no
+statuses at all, only the exact URL of a post; with it, the posts the account wrote,
+favourited, bookmarked or was mentioned in, and (4.2 and later) public posts of
+accounts that opted in to search. So a word query finds nothing or next to nothing on
+most instances: the first poll that finds nothing logs why, and a ``#hashtag`` query is
+the way to watch a term).
 Cursors are the newest id read; later polls walk forward from it with ``min_id``
 through the ``Link`` headers, so a backlog leaves no gap. Every Mastodon.py and
 requests exception is translated here, once, into ``listener.errors``.
@@ -304,6 +308,8 @@ class MastodonSource:
         self._limit: int | None = None
         self._searched: set[int] = set()
         self._requests = 0
+        #: "read" / "post" -> when a limit the last answer said is spent resets (epoch s).
+        self._spent: dict[str, float] = {}
 
     # -- polling ---------------------------------------------------------------
 
@@ -333,8 +339,9 @@ class MastodonSource:
         ):
             log.info(
                 "%s query %s: the search %r found nothing; without the instance's full-text "
-                "search Mastodon finds only the account's own posts (a #hashtag query reads "
-                "the tag's timeline instead)",
+                "search Mastodon finds no posts at all, and with it only the account's own, "
+                "those it interacted with and those of accounts that opted in (a #hashtag "
+                "query reads the tag's timeline instead)",
                 PLATFORM,
                 query.id,
                 query.terms,
@@ -431,18 +438,24 @@ class MastodonSource:
                 break
         return statuses, newest
 
-    def _reply_limit(self) -> int | None:
-        """The instance's character limit (``/api/v2/instance``), read once per source."""
+    def _reply_limit(self) -> int:
+        """The instance's character limit, read once per source: ``/api/v2/instance``
+        (Mastodon 4), else ``/api/v1/instance`` (3.x; ``max_toot_chars`` on servers that
+        speak Mastodon's API, Pleroma's), else Mastodon's default with a warning."""
         if self._limit is None:
-            try:
-                instance = self._call(self._client.instance_v2, action="lookup")
-                config = instance.get("configuration") if isinstance(instance, Mapping) else None
-                statuses = config.get("statuses") if isinstance(config, Mapping) else None
-                limit = statuses.get("max_characters") if isinstance(statuses, Mapping) else None
-                self._limit = limit if _count(limit) else reply_rules(PLATFORM).limit
-            except (PermanentSourceError, MalformedPayloadError) as exc:
-                log.warning("%s instance limit unreadable (%s): using 500", PLATFORM, exc)
-                self._limit = reply_rules(PLATFORM).limit
+            limit: int | None = None
+            for read in (self._client.instance_v2, self._client.instance_v1):
+                try:
+                    limit = _instance_limit(self._call(read, action="lookup"))
+                except (PermanentSourceError, MalformedPayloadError) as exc:
+                    log.info("%s instance settings unreadable (%s)", PLATFORM, exc)
+                    continue
+                if limit is not None:
+                    break
+            if limit is None:
+                limit = reply_rules(PLATFORM).limit
+                log.warning("%s instance states no character limit: using %d", PLATFORM, limit)
+            self._limit = limit
         return self._limit
 
     def _rate_limit(self) -> RateLimit | None:
@@ -536,7 +549,21 @@ class MastodonSource:
             raise AuthError(f"Mastodon needs an access token for {what}", platform=PLATFORM)
 
     def _call(self, fn: Callable[[], T], *, action: str) -> T:
-        """Run one Mastodon.py call, translating whatever it raises (the one place we do)."""
+        """Run one Mastodon.py call, translating whatever it raises (the one place we do).
+
+        Honours ``X-RateLimit-Remaining``: when the last answer of this kind (reads, or
+        posts, which Mastodon limits apart) said nothing is left, the call is refused
+        before any request until ``X-RateLimit-Reset``; a request into a spent limit
+        is only a 429.
+        """
+        kind = "post" if action == "reply" else "read"
+        spent_until = self._spent.get(kind)
+        if spent_until is not None and spent_until > time.time():
+            raise RateLimited(
+                f"Mastodon's rate limit for {kind}s is spent until its reset ({action})",
+                retry_after=max(1.0, spent_until - time.time()),
+                platform=PLATFORM,
+            )
         self._requests += 1
         try:
             return fn()
@@ -544,6 +571,30 @@ class MastodonSource:
             raise translate_error(
                 exc, action=action, reset_at=self._client.ratelimit_reset
             ) from exc
+        finally:
+            remaining, reset = self._client.ratelimit_remaining, self._client.ratelimit_reset
+            if isinstance(remaining, int) and remaining <= 0 and reset:
+                self._spent[kind] = float(reset)
+            else:
+                self._spent.pop(kind, None)
+
+
+#: The largest limit stored (``mention.reply_limit`` is a 32-bit integer); an instance
+#: that states more is as good as unlimited.
+_MAX_LIMIT = 2**31 - 1
+
+
+def _instance_limit(instance: Any) -> int | None:
+    """The status character limit an instance's settings state; None when they state none."""
+    if not isinstance(instance, Mapping):
+        return None
+    config = instance.get("configuration")
+    statuses = config.get("statuses") if isinstance(config, Mapping) else None
+    limit = statuses.get("max_characters") if isinstance(statuses, Mapping) else None
+    if limit is None:
+        limit = instance.get("max_toot_chars")
+    count = _count(limit)
+    return min(count, _MAX_LIMIT) if count else None
 
 
 class _Offset(list[Any]):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brandcare.store import aggregates
-from brandcare.store.models import BrandRow, MentionRow, ScoreRow, utcnow
+from brandcare.store.models import BrandRow, MentionRow, QueryRow, ScoreRow, utcnow
 
 PERIODS = {"day": dt.timedelta(days=1), "week": dt.timedelta(days=7)}
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -62,6 +62,8 @@ class Digest:
     previous_total: int
     sentiment: dict[str, int]
     previous_sentiment: dict[str, int]
+    #: Platform -> sentiment -> mentions; every platform the brand watches is here, with
+    #: zeros when it brought nothing (a quiet account is news too).
     by_platform: dict[str, dict[str, int]]
     issues: tuple[IssueLine, ...]
     reached_negative: tuple[Example, ...]
@@ -123,6 +125,11 @@ def build(
     )
     sentiment: Counter[str] = Counter()
     platforms: dict[str, Counter[str]] = defaultdict(Counter)
+    watched = select(QueryRow.platform).where(
+        QueryRow.brand_id == brand.id, QueryRow.enabled.is_(True)
+    )
+    for platform in session.scalars(watched.distinct()):
+        platforms[platform] = Counter()
     issues_now: Counter[str] = Counter()
     negative: Counter[str] = Counter()
     timeline: dict[int, Counter[str]] = defaultdict(Counter)

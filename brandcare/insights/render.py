@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from brandcare.insights import charts
 from brandcare.insights.digest import SENTIMENTS, Digest
+from listener.registry import label
 
 FORMATS = ("html", "md", "csv")
 _env = Environment(
@@ -45,7 +46,7 @@ def html(d: Digest, *, with_charts: bool = True) -> str:
         }
     template = _env.get_template("digest.html")
     return template.render(d=d, images=images, delta=_delta, safe_url=_safe_url,
-                           sentiments=SENTIMENTS)  # fmt: skip
+                           sentiments=SENTIMENTS, platform_label=label)  # fmt: skip
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>])")
@@ -79,7 +80,9 @@ def markdown(d: Digest) -> str:
     ]
     for platform, counts in sorted(d.by_platform.items()):
         lines.append(
-            f"| {_md(platform)} | " + " | ".join(str(counts.get(s, 0)) for s in SENTIMENTS) + " |"
+            f"| {_md(label(platform))} | "
+            + " | ".join(str(counts.get(s, 0)) for s in SENTIMENTS)
+            + " |"
         )
     lines += [
         "",
@@ -92,7 +95,10 @@ def markdown(d: Digest) -> str:
         lines.append(f"| {_md(i.issue)} | {i.count} | {i.change:+d} | {i.negative} |")
     lines += ["", "## Most-reached negative mentions", ""]
     for e in d.reached_negative:
-        lines.append(f"- @{_md(e.author)} ({e.followers:,} followers, {e.platform}): {_md(e.text)}")
+        lines.append(
+            f"- @{_md(e.author)} ({e.followers:,} followers, {_md(label(e.platform))}): "
+            f"{_md(e.text)}"
+        )
     for i in d.issues[:5]:
         if i.examples:
             lines += ["", f"### {_md(i.issue)}", ""]

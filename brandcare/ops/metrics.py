@@ -12,6 +12,9 @@ Two kinds, because they live in different places:
   carry them, so a dashboard does not count one backlog once per worker.
 
 Label values are bounded: platforms, brand slugs, states and reason classes, never ids.
+Every real platform's (``listener.registry.live_platforms``: X as ``twitter``, Reddit,
+Mastodon, Bluesky) rate-limit and send series exist from the start at 0, so a dashboard
+shows a platform with no sends as 0 rather than as no data.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import backlog, transaction
+from listener.registry import live_platforms
 from responders.sender import SendOutcome, SendStatus
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,26 @@ ALERT_DELIVERIES = Counter(
     "Alert notifications to one channel, by whether the channel took them.",
     ["outcome"],
 )
+
+
+#: The stages that wait on a platform, and the classes of a failed send (``send_reason``).
+WAIT_STAGES = ("poll", "send")
+SEND_FAILURE_REASONS = ("deleted", "refused", "auth")
+
+
+def _platform_series() -> None:
+    """Every real platform's per-platform series, at 0 until something happens."""
+    for platform in live_platforms():
+        for stage in WAIT_STAGES:
+            RATE_LIMIT_WAITS.labels(platform, stage)
+            RATE_LIMIT_WAIT_SECONDS.labels(platform, stage)
+        for status in SendStatus:
+            SENDS.labels(platform, status.value)
+        for reason in SEND_FAILURE_REASONS:
+            SEND_FAILURES.labels(platform, reason)
+
+
+_platform_series()
 
 
 def polled(platform: str, brand: str, fetched: int, new: int) -> None:

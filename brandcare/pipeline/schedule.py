@@ -1,13 +1,17 @@
 """The scheduler: enqueues each query's poll at its interval, and re-enqueues lost work.
 
 One scheduler process per deployment (the workers scale out; the scheduler only sends
-small messages). Reddit's request budget is one per app (client id), so the Reddit polls
-of brands on one app share a per-minute allowance here instead of each query assuming
-it has the API alone; a brand whose credentials profile has an app of its own has its own.
+small messages). A platform's request budget (``listener.registry.RequestBudget``) is one
+allowance per window for everyone who shares it, so the polls that share it wait their
+turn here instead of each query assuming it has the API alone: Reddit's ~100 requests a
+minute per app (client id), Mastodon's 300 per 5 minutes per account (credentials
+profile), Bluesky's 3,000 per 5 minutes per IP address (the deployment). Mastodon and
+Bluesky cost nothing to read, so their requests are the only budget they have.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -20,11 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow, QueryRow
 from brandcare.store.replies import StaleWork, stale_work
+from listener.registry import request_budget
 
 log = logging.getLogger(__name__)
-
-#: Requests one Reddit poll costs at most (a listing, sometimes a token refresh).
-REDDIT_REQUESTS_PER_POLL = 2
 
 
 @dataclass
@@ -51,7 +53,8 @@ class Scheduler:
     #: by default every brand is on one app, as in a deployment without profiles.
     reddit_app: Callable[[str | None], str] = field(default=lambda profile: "app")
     _due: dict[int, dt.datetime] = field(default_factory=dict)
-    _reddit_minutes: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
+    #: (platform, who shares the allowance) -> (window number, requests given to polls).
+    _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
     def tick(self) -> list[int]:
         """Enqueue every due query's poll; return the query ids enqueued.
@@ -81,7 +84,7 @@ class Scheduler:
         for query_id, platform, interval, profile in plan:
             if self._due.get(query_id, now) > now:
                 continue
-            if platform == "reddit" and not self._reddit_allowance(self.reddit_app(profile), now):
+            if not self._allowance(platform, profile, now):
                 continue
             self.enqueue.poll(query_id)
             # Up to 10% jitter so queries with the same interval do not poll in lockstep.
@@ -90,19 +93,35 @@ class Scheduler:
             sent.append(query_id)
         return sent
 
-    def _reddit_allowance(self, app: str, now: dt.datetime) -> bool:
-        minute = now.replace(second=0, microsecond=0)
-        start, used = self._reddit_minutes.get(app, (minute, 0))
-        if start != minute:
-            start, used = minute, 0
-        if used + REDDIT_REQUESTS_PER_POLL > self.reddit_requests_per_minute:
+    def _allowance(self, platform: str, profile: str | None, now: dt.datetime) -> bool:
+        """Whether one poll of ``platform`` for a brand on ``profile`` fits its API's request
+        budget in the current window; if so, the poll's requests are taken from it."""
+        budget = request_budget(platform)
+        if budget is None:
+            return True
+        if platform == "reddit":  # the one budget a setting sizes
+            budget = dataclasses.replace(budget, requests=self.reddit_requests_per_minute)
+        if budget.per == "app":
+            who = self.reddit_app(profile)
+        elif budget.per == "account":
+            who = profile or ""
+        else:  # "address": every account polled from here
+            who = ""
+        window = int(now.timestamp()) // budget.window_seconds
+        start, used = self._windows.get((platform, who), (window, 0))
+        if start != window:
+            start, used = window, 0
+        if used + budget.per_poll > budget.for_polls:
             log.info(
-                "reddit budget of %s for this minute is used (%d requests): its polls wait",
-                app,
+                "%s request budget of %s for this window is used (%d of %d requests): "
+                "its polls wait",
+                platform,
+                who or "this deployment",
                 used,
+                budget.for_polls,
             )
             return False
-        self._reddit_minutes[app] = (start, used + REDDIT_REQUESTS_PER_POLL)
+        self._windows[(platform, who)] = (start, used + budget.per_poll)
         return True
 
     def sweep(self) -> StaleWork:

@@ -310,3 +310,175 @@ def test_the_app_password_and_tokens_never_reach_the_logs(
         bluesky.post_reply(_mention(bluesky, "kim.bsky.social"), "Thanks")
     assert APP_PASSWORD not in caplog.text
     assert not any(token in caplog.text for token in bluesky_api.access)
+
+
+# -- bad input: one odd item is skipped, never the page ----------------------------------------
+
+
+def test_a_50_kb_post_is_kept_whole(bluesky: BlueskySource, bluesky_api: FakeBlueskyApi) -> None:
+    """Bluesky's lexicon caps a post at 3,000 bytes; a server that does not is still read."""
+    bluesky_api.add(Poster("long.bsky.social", "@brandcare.test " + "word " * 10_000))
+    assert len(_mention(bluesky, "long.bsky.social").text) >= 50_000
+
+
+def test_markup_in_a_post_is_kept_as_the_text_it_is(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    """Bluesky posts are plain text: markup is stored as written (the inbox escapes it)."""
+    text = "@brandcare.test <script>alert('x')</script> <b>help</b> &amp;"
+    bluesky_api.add(Poster("mal.bsky.social", text))
+    assert _mention(bluesky, "mal.bsky.social").text == text
+
+
+def test_unknown_notification_reasons_are_skipped_and_the_walk_goes_on(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    bluesky_api.add(
+        Poster("new.bsky.social", "joined your starter pack", reason="starterpack-joined")
+    )
+    bluesky_api.add(Poster("odd.bsky.social", "a reason of another type", reason="mention"))
+
+    def odd_reason(payload):  # type: ignore[no-untyped-def]
+        for n in payload["notifications"]:
+            if n["author"]["handle"] == "odd.bsky.social":
+                n["reason"] = ["mention"]
+        return payload
+
+    bluesky_api.inject(Fault.rewrite(odd_reason), path=NOTIFICATIONS)
+    with caplog.at_level(logging.INFO, logger="listener.bluesky"):
+        page = bluesky.poll(MENTIONS, since=None)
+    assert [m.author.handle for m in page.mentions] == [
+        "kim.bsky.social",
+        "lee.bsky.social",
+        "max.example.com",
+    ]
+    assert page.reads == 6
+    assert "reason 'starterpack-joined'" in caplog.text
+
+
+def test_notifications_missing_fields_are_skipped_not_the_page_and_never_the_cursor(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK's models would refuse the whole page for one of these (and every poll after)."""
+    for n in range(4):
+        bluesky_api.add(Poster(f"bad{n}.bsky.social", f"@brandcare.test problem {n}"))
+
+    def damage(payload):  # type: ignore[no-untyped-def]
+        for n in payload["notifications"]:
+            handle = n["author"]["handle"]
+            if handle == "bad0.bsky.social":
+                del n["author"]
+            elif handle == "bad1.bsky.social":
+                del n["cid"]
+            elif handle == "bad2.bsky.social":
+                n["record"] = "not a record"
+            elif handle == "bad3.bsky.social":
+                n["indexedAt"] = "zzzz-not-a-time"  # would sort after every real time
+        return payload
+
+    bluesky_api.page_size = 50
+    bluesky_api.inject(Fault.rewrite(damage), path=NOTIFICATIONS)
+    with caplog.at_level(logging.WARNING, logger="listener.bluesky"):
+        page = bluesky.poll(MENTIONS, since=None)
+    assert [m.author.handle for m in page.mentions] == [
+        "kim.bsky.social",
+        "lee.bsky.social",
+        "max.example.com",
+    ]
+    assert "missing author.did, author.handle" in caplog.text
+    assert "missing cid" in caplog.text
+    assert "missing record.text, record.createdAt" in caplog.text
+    assert "no readable indexedAt" in caplog.text
+    assert "zzzz" not in str(page.cursor)
+    bad2 = next(n for n in bluesky_api.notifications if n["author"]["handle"] == "bad2.bsky.social")
+    assert page.cursor == f"{bad2['indexedAt']}|{bad2['uri']}"  # the newest readable one
+    # Undamaged, the next poll reads only what came after that cursor: the last one.
+    assert [m.author.handle for m in bluesky.poll(MENTIONS, since=page.cursor).mentions] == [
+        "bad3.bsky.social"
+    ]
+
+
+def test_a_page_without_its_list_is_malformed(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    bluesky_api.inject(Fault.respond(200, {"cursor": "2"}), path=NOTIFICATIONS)
+    with pytest.raises(MalformedPayloadError, match="notifications"):
+        bluesky.poll(MENTIONS, since=None)
+
+
+def test_a_cursor_in_another_time_format_compares_by_time(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    first = bluesky.poll(MENTIONS, since=None)
+    at, uri = first.cursor.split("|")
+    other_form = at.replace("Z", "+00:00")  # a cursor written by another release
+    assert bluesky.poll(MENTIONS, since=f"{other_form}|{uri}").mentions == []
+
+
+# -- the session -----------------------------------------------------------------------------
+
+
+def test_a_session_refused_again_soon_after_a_new_login_is_not_made_a_third_time(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    bluesky.poll(MENTIONS, since=None)
+    bluesky_api.access.clear()
+    bluesky_api.refresh.clear()
+    bluesky.poll(MENTIONS, since=None)  # logs in again
+    bluesky_api.access.clear()
+    bluesky_api.refresh.clear()
+    with pytest.raises(AuthError):
+        bluesky.poll(MENTIONS, since=None)
+    assert bluesky_api.sessions_created == 2
+    # Later on (a refresh token that expired weeks on), one more login is allowed.
+    bluesky._relogin_at = time.monotonic() - 3600
+    assert len(bluesky.poll(MENTIONS, since=None).mentions) == 3
+    assert bluesky_api.sessions_created == 3
+
+
+def test_a_poll_uses_the_session_it_has_and_never_logs_in_again(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    for _ in range(5):
+        bluesky.poll(MENTIONS, since=None)
+        bluesky.poll(TERMS, since=None)
+    assert bluesky_api.sessions_created == 1
+    assert len(bluesky_api.seen(SESSION, method="POST")) == 1
+
+
+# -- the write budget ------------------------------------------------------------------------
+
+
+def test_a_post_over_the_write_budget_is_rate_limited_and_posts_nothing(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    """The PDS counts writes in points per hour and day; over them createRecord is a 429
+    whose ratelimit-reset says when."""
+    mention = _mention(bluesky, "kim.bsky.social")
+    bluesky_api.inject(Fault.rate_limited(reset_in=1800), path=CREATE, method="POST")
+    with pytest.raises(RateLimited) as caught:
+        bluesky.post_reply(mention, "On it")
+    assert 1790 <= caught.value.retry_after <= 1801
+    assert bluesky_api.posted == []
+    assert bluesky.find_reply(mention, "On it") is None
+
+
+def test_an_answer_saying_no_reads_are_left_holds_the_next_poll_until_the_reset(
+    bluesky: BlueskySource, bluesky_api: FakeBlueskyApi
+) -> None:
+    reset = int(time.time()) + 120
+    spent = {"ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(reset)}
+    bluesky_api.inject(Fault.respond(200, {"notifications": []}, spent), path=NOTIFICATIONS)
+    assert bluesky.poll(MENTIONS, since=None).mentions == []
+    asked = len(bluesky_api.seen(NOTIFICATIONS))
+    with pytest.raises(RateLimited) as caught:
+        bluesky.poll(MENTIONS, since=None)
+    assert 110 <= caught.value.retry_after <= 121
+    assert len(bluesky_api.seen(NOTIFICATIONS)) == asked
+    # Other methods have limits of their own: a search and a reply still go out.
+    assert [m.author.handle for m in bluesky.poll(TERMS, since=None).mentions] == [
+        "lee.bsky.social"
+    ]
+    lee = bluesky.poll(TERMS, since=None).mentions[0]
+    bluesky.post_reply(lee, "Yes, 10%")
+    assert len(bluesky_api.replies_to(lee.external_id)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
@@ -158,7 +159,7 @@ def test_429_becomes_rate_limited_with_retry_after_from_the_reset_header(
     assert caught.value.platform == "mastodon"
 
 
-def test_429_on_a_later_page_keeps_the_old_cursor(
+def test_429_on_a_later_page_keeps_the_old_cursor_and_no_request_goes_out_until_the_reset(
     mastodon: MastodonSource, mastodon_api: FakeMastodonApi
 ) -> None:
     mastodon_api.inject(
@@ -166,7 +167,38 @@ def test_429_on_a_later_page_keeps_the_old_cursor(
     )
     with pytest.raises(RateLimited):
         mastodon.poll(MENTIONS, since=None)
-    assert len(mastodon.poll(MENTIONS, since=None).mentions) == 5
+    asked = len(mastodon_api.requests)
+    with pytest.raises(RateLimited) as caught:  # X-RateLimit-Remaining said 0
+        mastodon.poll(MENTIONS, since=None)
+    assert 20 <= caught.value.retry_after <= 31
+    assert len(mastodon_api.requests) == asked
+    # After the reset (another process's client here), the poll reads every mention: the
+    # page that failed moved no cursor, so nothing was lost.
+    later = MastodonSource(access_token=MASTODON_TOKEN, api_base_url=mastodon_api.url)
+    assert len(later.poll(MENTIONS, since=None).mentions) == 5
+
+
+def test_an_answer_saying_no_requests_are_left_holds_the_next_call_until_the_reset(
+    mastodon: MastodonSource, mastodon_api: FakeMastodonApi
+) -> None:
+    reset = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90)
+    spent = {
+        "x-ratelimit-limit": "300",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    mastodon_api.inject(Fault.respond(200, [], spent), path=MENTION_PATH)
+    assert mastodon.poll(MENTIONS, since=None).mentions == []
+    asked = len(mastodon_api.requests)
+    with pytest.raises(RateLimited) as caught:
+        mastodon.poll(MENTIONS, since=None)
+    assert 80 <= caught.value.retry_after <= 91
+    assert len(mastodon_api.requests) == asked
+    # Posting is limited apart: a reply may still go out.
+    ana = next(m for m in MastodonSource(access_token=MASTODON_TOKEN, api_base_url=mastodon_api.url)
+               .poll(MENTIONS, since=None).mentions if m.author.handle == "ana")  # fmt: skip
+    mastodon.post_reply(ana, "On it")
+    assert len(mastodon_api.replies_to(ana.external_id)) == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -357,3 +389,51 @@ def test_the_token_never_reaches_the_logs(
         mention = _mention(mastodon, "ana")
         mastodon.post_reply(mention, "Thanks")
     assert MASTODON_TOKEN not in caplog.text
+
+
+# -- the instance's limit, and 429 on a post -------------------------------------------------
+
+
+def test_an_instance_stating_an_enormous_limit_is_stored_as_the_largest_the_column_takes(
+    mastodon_api: FakeMastodonApi,
+) -> None:
+    mastodon_api.instance["configuration"]["statuses"]["max_characters"] = 10**12
+    source = MastodonSource(access_token=MASTODON_TOKEN, api_base_url=mastodon_api.url)
+    assert {m.reply_limit for m in source.poll(MENTIONS, since=None).mentions} == {2**31 - 1}
+
+
+def test_an_instance_without_v2_settings_gives_its_limit_through_v1(
+    mastodon_api: FakeMastodonApi,
+) -> None:
+    """Mastodon 3.x (and servers speaking its API) have no /api/v2/instance."""
+    mastodon_api.inject(
+        Fault.respond(404, {"error": "Record not found"}), path=r"^/api/v2/instance"
+    )
+    mastodon_api.inject(
+        Fault.respond(200, {"uri": "old.example", "version": "3.5.3", "max_toot_chars": 5000}),
+        path=r"^/api/v1/instance",
+    )
+    source = MastodonSource(access_token=MASTODON_TOKEN, api_base_url=mastodon_api.url)
+    assert {m.reply_limit for m in source.poll(MENTIONS, since=None).mentions} == {5000}
+
+
+def test_an_instance_that_states_no_limit_gets_mastodons_default(
+    mastodon_api: FakeMastodonApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    del mastodon_api.instance["configuration"]["statuses"]["max_characters"]
+    source = MastodonSource(access_token=MASTODON_TOKEN, api_base_url=mastodon_api.url)
+    with caplog.at_level(logging.WARNING, logger="listener.mastodon"):
+        assert {m.reply_limit for m in source.poll(MENTIONS, since=None).mentions} == {500}
+    assert "no character limit" in caplog.text
+
+
+def test_a_post_refused_with_429_is_rate_limited_and_posts_nothing(
+    mastodon: MastodonSource, mastodon_api: FakeMastodonApi
+) -> None:
+    mention = _mention(mastodon, "ana")
+    mastodon_api.inject(Fault.rate_limited(reset_in=60), path=POST_PATH, method="POST")
+    with pytest.raises(RateLimited) as caught:
+        mastodon.post_reply(mention, "On it")
+    assert 50 <= caught.value.retry_after <= 61
+    assert mastodon_api.replies_to(mention.external_id) == []
+    assert mastodon.find_reply(mention, "On it") is None

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from brandcare.agents.review import approve
@@ -27,7 +28,7 @@ from brandcare.config import Settings
 from brandcare.pipeline.base import reply_size
 from brandcare.pipeline.stages import Pipeline
 from brandcare.store import make_engine, migrate, session_factory, transaction
-from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
+from brandcare.store.models import ApiUsageRow, DraftRow, MentionRow, QueryRow, ReplyRow
 from listener.text import graphemes
 from responders.sender import SendStatus
 from sentiment.baseline import BaselineScorer
@@ -135,7 +136,15 @@ def _run_to_drafts(world: World) -> dict[str, list[int]]:
     return drafts
 
 
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_both_platforms_poll_draft_within_their_rules_and_reply_once_each(world: World) -> None:
+    fetched = {p: _sample("brandcare_mentions_fetched_total", platform=p, brand="acme")
+               for p in ("mastodon", "bluesky")}  # fmt: skip
+    sent = {p: _sample("brandcare_sends_total", platform=p, outcome="sent")
+            for p in ("mastodon", "bluesky")}  # fmt: skip
     drafts = _run_to_drafts(world)
     assert set(drafts) == {"mastodon", "bluesky"}
     with transaction(world.pipeline.sessions) as s:
@@ -185,3 +194,31 @@ def test_both_platforms_poll_draft_within_their_rules_and_reply_once_each(world:
     )
     assert (to_cy["visibility"], to_cy["spoiler_text"]) == ("direct", "billing")
     assert world.bluesky.sessions_created == 1
+
+    # Both are free: every request and post is counted, none costs anything.
+    with transaction(world.pipeline.sessions) as s:
+        usage = {
+            platform: (requests, reads, posts, cost)
+            for platform, requests, reads, posts, cost in s.execute(
+                select(
+                    ApiUsageRow.platform,
+                    func.sum(ApiUsageRow.requests),
+                    func.sum(ApiUsageRow.reads),
+                    func.sum(ApiUsageRow.posts),
+                    func.sum(ApiUsageRow.est_cost_usd),
+                ).group_by(ApiUsageRow.platform)
+            )
+        }
+    assert set(usage) == {"mastodon", "bluesky"}
+    requests, reads, posts, cost = usage["mastodon"]
+    assert (requests >= 2, reads, posts, cost) == (True, 3, 2, 0.0)
+    requests, reads, posts, cost = usage["bluesky"]
+    assert (requests >= 2, reads, posts, cost) == (True, 2, 2, 0.0)
+
+    # The metrics carry each platform's name.
+    for platform, count in (("mastodon", 3), ("bluesky", 2)):
+        now = _sample("brandcare_mentions_fetched_total", platform=platform, brand="acme")
+        assert now - fetched[platform] == count
+        assert _sample("brandcare_sends_total", platform=platform, outcome="sent") - sent[
+            platform
+        ] == len(drafts[platform])

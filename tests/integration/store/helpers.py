@@ -38,6 +38,7 @@ def add_scored(
     followers: int = 100,
     prefix: str = "m",
     text: str = "@brand my bag is lost and nobody answers",
+    platform: str = "twitter",
 ) -> list[int]:
     """Mentions with one score each, inserted in bulk: (created_at, sentiment, issue)."""
     from sqlalchemy import insert, select
@@ -50,7 +51,7 @@ def add_scored(
         insert(MentionRow),
         [
             {
-                "id": i, "brand_id": brand_id, "platform": "twitter",
+                "id": i, "brand_id": brand_id, "platform": platform,
                 "external_id": f"{prefix}{i}", "author_id": f"u{i % 50}",
                 "author_handle": f"user{i % 50}", "author_followers": followers + i,
                 "text": text, "url": f"https://x.com/i/status/{prefix}{i}",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.insights import digest, render
 from brandcare.store import aggregates
-from brandcare.store.models import BrandRow, DraftRow, ReplyRow, ScoreRow
+from brandcare.store.models import BrandRow, DraftRow, QueryRow, ReplyRow, ScoreRow
 from tests.integration.store.helpers import add_scored
 
 END = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -126,3 +126,32 @@ def test_an_unknown_brand_or_period_says_what_exists(
             digest.build(s, "nope", "day")
         with pytest.raises(digest.DigestError, match="day or week"):
             digest.build(s, "acme", "month")
+
+
+def test_the_digest_counts_every_watched_platform_by_its_name_quiet_ones_too(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as s:
+        b = BrandRow(slug="fedi", name="Fedi", voice={}, sla_minutes=60)
+        s.add(b)
+        s.flush()
+        for platform in ("twitter", "mastodon", "bluesky"):
+            s.add(QueryRow(brand_id=b.id, platform=platform, kind="mentions", terms=""))
+        s.add(QueryRow(brand_id=b.id, platform="reddit", kind="search", terms="x", enabled=False))
+        t = END - dt.timedelta(hours=3)
+        add_scored(s, b.id, [(t, "negative", "billing"), (t, "negative", "billing")],
+                   platform="mastodon", prefix="toot", followers=40)  # fmt: skip
+        add_scored(s, b.id, [(t, "positive", "praise")], prefix="tweet")
+    with factory.begin() as s:
+        d = digest.build(s, "fedi", "day", end=END)
+    assert d.by_platform == {"twitter": {"positive": 1}, "mastodon": {"negative": 2}, "bluesky": {}}
+    md = render.render(d, "md")
+    assert "| Bluesky | 0 | 0 | 0 |" in md  # watched, and quiet
+    assert "| Mastodon | 2 | 0 | 0 |" in md
+    assert "| X | 0 | 0 | 1 |" in md
+    assert "Reddit" not in md  # its one query is off
+    assert "followers, Mastodon)" in md
+    html = render.render(d, "html")
+    assert "<td>Bluesky</td>" in html
+    assert "<td>Mastodon</td>" in html
+    assert "· Mastodon ·" in html
