@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brandcare.agents.review import ReviewError, send_approved
+from brandcare.agents.review import DraftNotFound, ReviewError, send_approved
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
 from brandcare.pipeline.send import send_target
@@ -69,7 +69,7 @@ def requeue(pipeline: Pipeline, draft_id: int, *, actor: str) -> Requeued:
     with transaction(pipeline.sessions) as s:
         draft = s.get(DraftRow, draft_id)
         if draft is None:
-            raise ReviewError(f"no draft {draft_id}")
+            raise DraftNotFound(f"no draft {draft_id}")
         if draft.state != DraftState.FAILED:
             raise ReviewError(_refusal(draft_id, draft.state))
         held = inbox.held_by_other(draft, actor)

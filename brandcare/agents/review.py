@@ -42,6 +42,10 @@ class ReviewError(ValueError):
     """The review action cannot be done; the message says why and what to do instead."""
 
 
+class DraftNotFound(ReviewError):
+    """There is no draft with that id."""
+
+
 @dataclass(frozen=True)
 class Approval:
     """What an approve did: approved (the send may go), or waiting for a second agent."""
@@ -57,7 +61,7 @@ def _checked(
     """The draft, if ``action`` by ``actor`` is allowed from its state; else ReviewError."""
     draft = s.get(DraftRow, draft_id)
     if draft is None:
-        raise ReviewError(f"no draft {draft_id}")
+        raise DraftNotFound(f"no draft {draft_id}: `brandcare queue` lists the pending ones")
     held = inbox.held_by_other(draft, actor)
     if held is not None:
         raise ReviewError(
@@ -209,14 +213,29 @@ def _sessions(settings: Settings) -> sessionmaker[Session]:
 
 
 def send_approved(settings: Settings, draft_id: int) -> str:
-    """Send an approved draft: through the broker when there is one, else right here."""
+    """Send an approved draft: through the broker when there is one, else right here.
+
+    A broker that does not answer leaves the draft approved, which is recorded: the
+    scheduler's sweep sends it once the broker is back, so that is said, not raised.
+    """
     if settings.broker_url:
+        from brandcare.ops.outage import unreachable
         from brandcare.pipeline.queue import use_broker
 
         use_broker(settings.broker_url)
         from brandcare.pipeline import tasks
 
-        tasks.send_draft.send(draft_id)
+        try:
+            tasks.send_draft.send(draft_id)
+        except Exception as exc:
+            down = unreachable(exc)
+            if down is None or down.dependency != "broker":
+                raise
+            minutes = settings.stale_after_seconds / 60
+            return (
+                f"the broker is unreachable ({down.detail}): the send is queued when it is "
+                f"back (`brandcare run` re-sends approved drafts after {minutes:g} min)"
+            )
         return "queued for sending"
     outcome: SendOutcome | None = runtime.ensure(settings).send(draft_id)
     if outcome is None:

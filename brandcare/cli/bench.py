@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from brandcare.cli._app import bench_app, fail, load_settings, model_dir, repo_build
+from brandcare.cli._app import (
+    bench_app,
+    check_shared,
+    fail,
+    load_settings,
+    model_dir,
+    repo_build,
+)
+from brandcare.cli._errors import Code
 from brandcare.config import Settings
 from brandcare.ops import logs
 
@@ -22,7 +30,19 @@ def bench_score(
     from sentiment.bench import run_score_benchmark
 
     settings = load_settings()
+    check_shared(shared)
     typer.echo(run_score_benchmark(settings.model_dir, n=n, shared=shared, accuracy=accuracy))
+
+
+@bench_app.command("startup")
+def bench_startup(
+    runs: Annotated[int, typer.Option(help="fresh processes of each kind", min=1)] = 3,
+) -> None:
+    """Cold start of `brandcare score` on one text against loading the bare encoder."""
+    from brandcare.bench.startup import run_startup_benchmark
+
+    load_settings()
+    typer.echo(run_startup_benchmark(runs))
 
 
 @bench_app.command("feedback")
@@ -48,9 +68,10 @@ def bench_feedback(
     from sentiment.feedback_train import FeedbackConfig
 
     settings = load_settings()
+    check_shared(shared)
     chosen = [s.strip() for s in scenario.split(",") if s.strip()]
     if not chosen or set(chosen) - set(SCENARIOS):
-        raise fail(f"unknown scenario in {scenario!r}; use {', '.join(SCENARIOS)}")
+        raise fail(f"unknown scenario in {scenario!r}; use {', '.join(SCENARIOS)}", Code.USAGE)
     try:
         typer.echo(
             run_feedback_benchmark(
@@ -64,7 +85,7 @@ def bench_feedback(
             )
         )
     except DatasetMissingError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), Code.DATA) from exc
 
 
 @bench_app.command("alerts")
@@ -92,8 +113,7 @@ def bench_digest(
     from brandcare.bench.digest import run_digest_benchmark
 
     load_settings()
-    counts = [int(x) for x in sizes.split(",") if x.strip()]
-    typer.echo(run_digest_benchmark(counts, postgres or None))
+    typer.echo(run_digest_benchmark(_counts("--sizes", sizes), postgres or None))
 
 
 @bench_app.command("pipeline")
@@ -148,12 +168,7 @@ def bench_load(
 
     # The report is the output: thousands of INFO lines (one per approval) would bury it.
     logs.configure("WARNING", Settings().log_format)
-    try:
-        counts = tuple(int(x) for x in workers.split(",") if x.strip())
-    except ValueError as exc:
-        raise fail(f"--workers takes whole numbers separated by commas, got {workers!r}") from exc
-    if not counts or min(counts) < 1:
-        raise fail(f"--workers needs at least one count of 1 or more, got {workers!r}")
+    counts = tuple(_counts("--workers", workers))
     options = LoadOptions(
         mentions=mentions,
         workers=counts,
@@ -188,11 +203,25 @@ def bench_drafts(
     from sentiment.data import DatasetMissingError, shared_dir
 
     load_settings()
+    check_shared(shared)
     if search:
-        typer.echo(run_search_benchmark([int(x) for x in sizes.split(",") if x.strip()]))
+        typer.echo(run_search_benchmark(_counts("--sizes", sizes)))
         return
     try:
         folder = shared or shared_dir()
     except DatasetMissingError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), Code.DATA) from exc
     typer.echo(run_drafts_benchmark(folder))
+
+
+def _counts(flag: str, text: str) -> list[int]:
+    """Whole numbers of 1 or more, separated by commas; exits (usage) otherwise."""
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise fail(
+            f"{flag} takes whole numbers separated by commas, got {text!r}", Code.USAGE
+        ) from exc
+    if not counts or min(counts) < 1:
+        raise fail(f"{flag} needs at least one count of 1 or more, got {text!r}", Code.USAGE)
+    return counts

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from brandcare.cli._app import fail, import_app, load_settings
+from brandcare.cli._errors import Code
 
 
 @import_app.command("conversations")
@@ -41,7 +42,7 @@ def import_conversations(
         with transaction(session_factory(engine)) as s:
             report = run_import(s, items, brand=brand, create_brands=create_brands)
     except LookupError as exc:
-        raise fail(str(exc).strip("'\""), 2) from exc
+        raise fail(str(exc).strip("'\""), Code.NOT_FOUND) from exc
     finally:
         engine.dispose()
     for line in report.lines():

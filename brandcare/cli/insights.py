@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from brandcare.cli._app import alerts_app, app, fail, feedback_app, load_settings
+from brandcare.cli._app import alerts_app, app, fail, feedback_app, load_settings, open_store
+from brandcare.cli._errors import Code
 
 
 @app.command()
@@ -45,27 +46,24 @@ def digest(
     """A brand's sentiment digest for the last day or week, against the one before."""
     from brandcare.insights import digest as digests
     from brandcare.insights import mail, render
-    from brandcare.ops.logs import redact_url
-    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store import transaction
 
     settings = load_settings()
     if fmt not in render.FORMATS:
-        raise fail(f"unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}", 2)
-    from sqlalchemy.exc import DBAPIError
-
+        raise fail(f"unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}", Code.USAGE)
+    if period not in ("day", "week"):
+        raise fail(f"unknown period {period!r}; use day or week", Code.USAGE)
     try:
-        with transaction(session_factory(make_engine(settings.database_url))) as s:
+        with transaction(open_store(settings)) as s:
             d = digests.build(s, brand, period)
-    except digests.DigestError as exc:
-        raise fail(str(exc), 2) from exc
-    except DBAPIError as exc:
-        raise fail(
-            f"cannot read {redact_url(settings.database_url)}: {exc.orig}; "
-            "is BRANDCARE_DATABASE_URL right, and was `brandcare migrate` run?"
-        ) from exc
-    out.mkdir(parents=True, exist_ok=True)
+    except digests.DigestError as exc:  # the period is checked: an unknown brand
+        raise fail(str(exc), Code.NOT_FOUND) from exc
     path = out / f"{d.brand}-{d.period}-{d.end:%Y%m%d-%H%M}.{fmt}"
-    path.write_text(render.render(d, fmt), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(render.render(d, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}", Code.USAGE) from exc
     typer.echo(str(path))
     if email:
         try:
@@ -73,7 +71,7 @@ def digest(
             subject = f"{d.brand_name}: {period} digest"
             mail.send(settings, to, subject, render.html(d), render.markdown(d))
         except mail.MailError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), Code.SETTINGS) from exc
         typer.echo(f"mailed to {', '.join(settings.digest_recipients[brand])}", err=True)
 
 
@@ -82,10 +80,9 @@ def alerts_check() -> None:
     """Judge the last 15-minute window for every brand now (the scheduler does this)."""
     from brandcare.insights import alerts
     from brandcare.insights.notify import notifier
-    from brandcare.store import make_engine, session_factory
 
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_store(settings)
     events = alerts.check(
         sessions, notifier=notifier(settings.alert_channels), public_url=settings.public_url
     )
@@ -107,11 +104,11 @@ def alerts_list(
     """Alerts, open first."""
     from sqlalchemy import select
 
-    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store import transaction
     from brandcare.store.models import AlertRow, BrandRow
 
     settings = load_settings()
-    with transaction(session_factory(make_engine(settings.database_url))) as s:
+    with transaction(open_store(settings)) as s:
         stmt = select(AlertRow, BrandRow.slug).join(BrandRow, BrandRow.id == AlertRow.brand_id)
         if not all_:
             stmt = stmt.where(AlertRow.state == "open")
@@ -129,13 +126,16 @@ def feedback_export(
 ) -> None:
     """Agents' label corrections as JSON Lines (the latest per mention and label)."""
     from brandcare.agents.feedback import export
-    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store import transaction
 
     settings = load_settings()
     n = 0
-    with transaction(session_factory(make_engine(settings.database_url))) as s:
+    with transaction(open_store(settings)) as s:
         lines = [json.dumps(record, ensure_ascii=False) for record in export(s)]
-    target = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        target = out.open("w", encoding="utf-8") if out else sys.stdout
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}", Code.USAGE) from exc
     try:
         for line in lines:
             target.write(line + "\n")

@@ -11,6 +11,7 @@ import typer
 
 from brandcare.cli._app import (
     app,
+    check_shared,
     fail,
     load_scorer,
     load_settings,
@@ -43,9 +44,9 @@ def score(
 ) -> None:
     """Score mentions: one JSON line out per line in.
 
-    The contract (fields, validation, errors) is the README's "The scorer" and
-    brandcare/contracts.py. Loading the model takes a few seconds; to score continuously,
-    keep one process: `brandcare serve` answers POST /api/v1/score.
+    The contract (fields, validation, errors) is in brandcare/contracts.py and the
+    README's "The scorer". Loading the model takes seconds (`brandcare bench startup`
+    measures it): send many texts to one call rather than one call a text.
     """
     from brandcare.contracts import MalformedInputError, parse_lines, score_records
 
@@ -126,6 +127,7 @@ def train(
     from sentiment.train import train as run_training
 
     settings = load_settings()
+    check_shared(shared)
     if feedback is not None:
         _train_feedback(settings, feedback, source, out, shared, base_limit, eval_limit)
         return
@@ -228,6 +230,7 @@ def evaluate(
     from sentiment.judgment import evaluate_judgment, format_judgment
 
     settings = load_settings()
+    check_shared(shared)
     try:
         corpus = load_corpus(shared)
     except DatasetMissingError as exc:

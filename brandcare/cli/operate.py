@@ -9,16 +9,31 @@ from typing import Annotated
 
 import typer
 
-from brandcare.cli._app import app, fail, load_settings, whoami
+from brandcare.cli._app import (
+    DEMO_DATABASE,
+    app,
+    fail,
+    load_settings,
+    no_brand,
+    open_store,
+    require_database,
+    whoami,
+)
+from brandcare.cli._errors import Code
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic) at BRANDCARE_DATABASE_URL."""
+    from alembic.util.exc import CommandError
+
     from brandcare.store import migrate as migrations
 
     settings = load_settings()
-    migrations.upgrade(settings.database_url)
+    try:
+        migrations.upgrade(settings.database_url)
+    except CommandError as exc:  # a revision this code does not know: a newer brandcare
+        raise fail(f"cannot migrate: {exc}", Code.SCHEMA) from exc
     typer.echo(f"database at revision {migrations.current(settings.database_url)}")
 
 
@@ -26,14 +41,14 @@ def migrate() -> None:
 def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, queries")]) -> None:
     """Create or update brands and their queries from a file (idempotent)."""
     from brandcare.brands.setup import SetupError, apply_brands, load_brands
-    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store import transaction
 
     settings = load_settings()
     try:
         brands = load_brands(file)
     except SetupError as exc:
-        raise fail(str(exc), 2) from exc
-    with transaction(session_factory(make_engine(settings.database_url))) as s:
+        raise fail(str(exc), Code.USAGE) from exc
+    with transaction(open_store(settings)) as s:
         ids = apply_brands(s, brands)
     typer.echo(f"brands: {', '.join(f'{slug} (id {i})' for slug, i in ids.items())}")
     for brand in brands:
@@ -54,42 +69,55 @@ def setup(file: Annotated[Path, typer.Argument(help="brands JSON: voices, SLAs, 
 @app.command()
 def demo(
     approve: Annotated[int, typer.Option(help="top drafts the demo agent approves and sends")] = 3,
-    database: Annotated[str, typer.Option(help="database URL (recreated)")] = "",
+    database: Annotated[
+        str, typer.Option(help=f"database URL, recreated (default sqlite:///{DEMO_DATABASE})")
+    ] = "",
     speed: Annotated[float, typer.Option(help="replay speed; 0 = all at once")] = 0.0,
     serve: Annotated[bool, typer.Option(help="then serve the web inbox until Ctrl-C")] = True,
-    port: Annotated[int, typer.Option(help="web inbox port")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(help="web inbox port (default 8000, or the next free one when it is taken)"),
+    ] = None,
 ) -> None:
     """The main job on the embedded default: replay sample mentions through every stage,
-    then open the web inbox on the result (with a demo login)."""
+    then open the web inbox on the result (with a demo login).
+
+    The demo keeps its own database (brandcare-demo.db here), so it never replaces the
+    default one (brandcare.db); it ends with the commands to run on its data, ready to
+    copy.
+    """
     from rich.console import Console
 
     from brandcare.cli.demo import print_report, run_demo
+    from brandcare.cli.web import claim_port
 
     settings = load_settings()
-    url = database or "sqlite:///brandcare-demo.db"
+    # The port first: a busy one is said before a minute of replay, not after.
+    sock = claim_port(settings.web_host, port, settings.web_port) if serve else None
+    url = database or f"sqlite:///{DEMO_DATABASE}"
     if not database:
         for suffix in ("", "-wal", "-shm"):
-            Path(f"brandcare-demo.db{suffix}").unlink(missing_ok=True)
+            Path(f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
     settings = settings.model_copy(
         update={"database_url": url, "replay_speed": speed, "replay_rebase": True}
     )
-    console = Console()
+    console = Console(soft_wrap=True)
     report = run_demo(settings, approve=approve, console=Console(stderr=True))
     print_report(report, settings, console)
-    if serve:
+    if sock is not None:
         from brandcare.cli.demo import demo_login
+        from brandcare.cli.web import serve_app
 
+        bound = sock.getsockname()[1]
         # Plain HTTP on localhost: Safari drops Secure cookies there.
-        settings = settings.model_copy(update={"web_secure_cookies": False, "web_port": port})
+        settings = settings.model_copy(update={"web_secure_cookies": False, "web_port": bound})
         username, password = demo_login(settings)
         console.print(
-            f"\nweb inbox: http://{settings.web_host}:{port}/  "
+            f"\nweb inbox: http://{settings.web_host}:{bound}/  "
             f"login: {username} / {password}  (Ctrl-C to stop)",
             markup=False,
         )
-        from brandcare.cli.web import serve_app
-
-        serve_app(settings)
+        serve_app(settings, sock)
 
 
 @app.command()
@@ -114,12 +142,18 @@ def run(
     from brandcare.pipeline.schedule import Enqueue, Scheduler
 
     settings = load_settings()
+    require_database(settings)
     broker = setup_broker(settings.broker_url)
     pipeline = runtime.configure(settings, worker_threads=threads)
     try:
         metrics_http.start(settings, metrics_port, pipeline.sessions)
-    except (OSError, metrics_http.MetricsExposureError) as exc:
-        raise fail(f"cannot serve metrics: {exc}") from exc
+    except OSError as exc:
+        raise fail(
+            f"cannot serve metrics: {exc.strerror or exc}; choose another --metrics-port",
+            Code.PORT,
+        ) from exc
+    except metrics_http.MetricsExposureError as exc:
+        raise fail(f"cannot serve metrics: {exc}", Code.SETTINGS) from exc
     from brandcare.pipeline import tasks
 
     scheduler = Scheduler(
@@ -176,8 +210,16 @@ def worker(
     if not settings.broker_url:
         raise fail(
             "`brandcare worker` needs BRANDCARE_BROKER_URL (redis://... or amqp://...); "
-            "without one, `brandcare run` runs workers in-process"
+            "without one, `brandcare run` runs workers in-process",
+            Code.SETTINGS,
         )
+    # What the forked processes would fail on, said here once rather than per process.
+    require_database(settings)
+    from brandcare.ops.health import broker_check
+    from brandcare.pipeline.queue import make_broker
+
+    make_broker(settings.broker_url)  # an unsupported URL: one line (BrokerConfigError)
+    broker_check(settings)
 
     # Dramatiq forks the processes; each reads its scoring lanes from the environment,
     # fitted here where the number of processes sharing the cores is known.
@@ -208,7 +250,7 @@ def worker(
         try:
             metrics_http.check_exposure(settings.metrics_host, metrics_http.token_of(settings))
         except metrics_http.MetricsExposureError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), Code.SETTINGS) from exc
         os.environ.update(metrics_http.worker_environment(metrics_port))
         args += ["--fork-function", "brandcare.ops.metrics_http:serve_workers"]
     os.execv(args[0], args)  # noqa: S606  (replace this process with Dramatiq's CLI)
@@ -223,17 +265,17 @@ def queue_(
     from sqlalchemy import select
 
     from brandcare.cli.reports import queue_lines
-    from brandcare.store import make_engine, session_factory, transaction
+    from brandcare.store import transaction
     from brandcare.store.drafts import pending_queue
     from brandcare.store.models import BrandRow, QueryRow
 
     settings = load_settings()
-    with transaction(session_factory(make_engine(settings.database_url))) as s:
+    with transaction(open_store(settings)) as s:
         brand_id = None
         if brand:
             brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == brand)).first()
             if brand_id is None:
-                raise fail(f"no brand {brand!r}")
+                raise fail(no_brand(s, brand), Code.NOT_FOUND)
         paused = s.scalars(select(QueryRow).where(QueryRow.paused_reason.is_not(None)))
         for q in paused:
             typer.echo(
@@ -246,10 +288,14 @@ def queue_(
 
 def _review(action: Callable[..., object], draft_id: int, by: str, **words: object) -> object:
     """Run one review action as ``by`` (default: this user); a refusal exits with its reason."""
-    from brandcare.agents.review import ReviewError
+    from brandcare.agents.review import DraftNotFound, ReviewError
 
+    settings = load_settings()
+    require_database(settings)
     try:
-        return action(load_settings(), draft_id, actor=by or whoami(), **words)
+        return action(settings, draft_id, actor=by or whoami(), **words)
+    except DraftNotFound as exc:
+        raise fail(str(exc), Code.NOT_FOUND) from exc
     except ReviewError as exc:
         raise fail(str(exc)) from exc
 

@@ -2,25 +2,80 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brandcare.cli._app import app, fail, load_settings, users_app
+from brandcare.cli._app import app, fail, load_settings, open_store, require_database, users_app
+from brandcare.cli._errors import Code, say
 from brandcare.config import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-def serve_app(settings: Settings) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for the server to listen on; OSError if taken."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        # As uvicorn binds: a port in TIME_WAIT is free, one another program listens on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _free_port(host: str, after: int, tries: int = 50) -> socket.socket | None:
+    for candidate in range(after + 1, min(after + 1 + tries, 65536)):
+        try:
+            return bind(host, candidate)
+        except OSError:
+            continue
+    return None
+
+
+def claim_port(host: str, port: int | None, default: int) -> socket.socket:
+    """Bind the port to serve on before anything is printed about it.
+
+    ``port`` given (a flag) and taken: exit with the flag to choose another. Not given
+    and the default is taken: the next free port, said on standard error.
+    """
+    wanted = port or default
+    try:
+        return bind(host, wanted)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise fail(f"cannot listen on {host}:{wanted}: {exc.strerror}", Code.PORT) from exc
+        other = _free_port(host, wanted)
+        if port is None and other is not None:
+            say(f"port {wanted} on {host} is taken; using {other.getsockname()[1]} instead")
+            return other
+        hint = f" (--port {other.getsockname()[1]} is free)" if other is not None else ""
+        if other is not None:
+            other.close()
+        raise fail(
+            f"port {wanted} on {host} is taken by another program (an earlier demo or "
+            f"`brandcare serve` still running?): choose another with --port{hint}",
+            Code.PORT,
+        ) from exc
+
+
+def serve_app(settings: Settings, sock: socket.socket | None = None) -> None:
+    """Serve the web app on ``sock`` (bound by ``claim_port``), else on the settings' port."""
     import uvicorn
 
     from brandcare.web import create_app
 
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.web_host,
         port=settings.web_port,
@@ -29,6 +84,7 @@ def serve_app(settings: Settings) -> None:
         log_config=None,
         proxy_headers=True,
     )
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
 
 
 @app.command()
@@ -36,25 +92,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (BRANDCARE_WEB_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (BRANDCARE_WEB_PORT)")] = None,
 ) -> None:
-    """The web inbox for agents, marketing and admins (create the first admin with
-    `brandcare users add NAME --role admin`)."""
-    from brandcare.store import migrate
+    """The web inbox for agents, marketing and admins.
 
+    Create the first admin with `brandcare users add NAME --role admin`.
+    """
     settings = load_settings()
     updates: dict[str, object] = {}
     if host:
         updates["web_host"] = host
-    if port:
-        updates["web_port"] = port
     settings = settings.model_copy(update=updates)
-    current, head = migrate.current(settings.database_url), migrate.head()
-    if current != head:
-        raise fail(
-            f"the database is at revision {current or 'none'}, the code needs {head}: "
-            "run `brandcare migrate` first"
-        )
-    typer.echo(f"web inbox on http://{settings.web_host}:{settings.web_port}/", err=True)
-    serve_app(settings)
+    require_database(settings)
+    sock = claim_port(settings.web_host, port or settings.web_port, settings.web_port)
+    bound = sock.getsockname()[1]
+    settings = settings.model_copy(update={"web_port": bound})
+    typer.echo(f"web inbox on http://{settings.web_host}:{bound}/", err=True)
+    serve_app(settings, sock)
 
 
 def _password(prompt_for: str) -> str:
@@ -72,12 +124,20 @@ def _password(prompt_for: str) -> str:
     return value
 
 
-def _users_tx() -> AbstractContextManager[Session]:
+def _users_tx(*, create: bool = False) -> AbstractContextManager[Session]:
+    """A transaction on the database; ``create``: make and migrate it first (the first
+    admin of a new deployment), else it must be there."""
     from brandcare.store import make_engine, migrate, session_factory, transaction
 
     settings = load_settings()
+    if not create:
+        return transaction(open_store(settings))
     migrate.upgrade(settings.database_url)
     return transaction(session_factory(make_engine(settings.database_url)))
+
+
+def _user_error(exc: Exception) -> typer.Exit:
+    return fail(str(exc), Code.NOT_FOUND if str(exc).startswith("no ") else Code.FAILED)
 
 
 @users_app.command("add")
@@ -91,7 +151,7 @@ def users_add(
 
     password = _password(username)
     try:
-        with _users_tx() as s:
+        with _users_tx(create=True) as s:
             user = add_user(s, username, password, role)
     except UserError as exc:
         raise fail(str(exc)) from exc
@@ -107,7 +167,7 @@ def users_token(username: Annotated[str, typer.Argument(help="login name")]) -> 
         with _users_tx() as s:
             token = issue_token(s, username)
     except UserError as exc:
-        raise fail(str(exc)) from exc
+        raise _user_error(exc) from exc
     typer.echo(token)
 
 
@@ -123,7 +183,7 @@ def users_disable(
         with _users_tx() as s:
             set_disabled(s, username, not enable)
     except UserError as exc:
-        raise fail(str(exc)) from exc
+        raise _user_error(exc) from exc
     typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
 
 

@@ -38,6 +38,9 @@ def _timed(name: str, fn) -> Check:  # type: ignore[no-untyped-def]
 
 
 def _database(settings: Settings) -> tuple[bool, str]:
+    path = migrate.sqlite_file(settings.database_url)
+    if path is not None and not path.is_file():  # connecting would create it
+        return False, f"no database at {path}: create it with `brandcare migrate`"
     engine = make_engine(settings.database_url, connect_args={"connect_timeout": 5}
                          if settings.database_url.startswith("postgresql") else {})  # fmt: skip
     try:
@@ -66,6 +69,14 @@ def _broker(settings: Settings) -> tuple[bool, str]:
         pika.BlockingConnection(pika.URLParameters(url)).close()
         return True, redact_url(url)
     return False, f"unsupported broker URL {redact_url(url)}"
+
+
+def broker_check(settings: Settings) -> str:
+    """The broker answers (its URL, redacted), or the driver's error is raised."""
+    ok, detail = _broker(settings)
+    if not ok:
+        raise ValueError(detail)
+    return detail
 
 
 def _model(settings: Settings) -> tuple[bool, str]:

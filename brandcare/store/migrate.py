@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from brandcare.store.engine import make_engine
@@ -94,3 +95,55 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database at a URL cannot be used as it is; the message says what to run.
+
+    ``reason``: ``missing`` (no SQLite file there), ``empty`` (no schema), ``old``
+    (a revision before the code's) or ``newer`` (a revision this code does not know).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):  # a URI filename: ?mode=memory and the like
+        return None
+    return Path(parsed.database)
+
+
+def require_current(url: str, shown: str | None = None) -> None:
+    """Raise ``DatabaseNotReady`` unless the database at ``url`` is at the code's head.
+
+    Never creates anything: a SQLite file that is not there is reported, not made (a
+    connection would create it). ``shown`` is how messages name the database (a URL
+    without its password); default the SQLite file, or "the database".
+    """
+    path = sqlite_file(url)
+    name = shown or (str(path) if path is not None else "the database")
+    if path is not None and not path.is_file():
+        raise DatabaseNotReady(
+            f"no database at {path}: create it with `brandcare migrate`", "missing"
+        )
+    found, code = current(url), head()
+    if found == code:
+        return
+    if found is None:
+        raise DatabaseNotReady(f"{name} has no brandcare schema: run `brandcare migrate`", "empty")
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if found not in known:
+        raise DatabaseNotReady(
+            f"{name} is at revision {found}, which this version of brandcare does not know "
+            f"(it needs {code}): a newer brandcare migrated it; run that version",
+            "newer",
+        )
+    raise DatabaseNotReady(
+        f"{name} is at revision {found}, the code needs {code}: run `brandcare migrate`", "old"
+    )

@@ -98,3 +98,28 @@ def test_a_malformed_line_exits_2_naming_it_and_drafts_nothing(db: Path) -> None
     assert result.returncode == 2
     assert result.stdout == b""
     assert "line 2" in result.stderr.decode()
+
+
+def test_without_a_database_it_drafts_from_templates_says_so_and_creates_none(
+    tmp_path: Path,
+) -> None:
+    stdin = "".join(json.dumps(line) + "\n" for line in LINES[:2]).encode()
+    result = brandcare(tmp_path / "none.db", "draft", stdin=stdin)
+    assert result.returncode == 0, result.stderr.decode()
+    assert not (tmp_path / "none.db").exists()
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["based_on"] for r in records] == [None, None]
+    assert all(r["draft"] for r in records)
+    notes = [line for line in result.stderr.decode().splitlines() if "brandcare:" in line]
+    assert len(notes) == 1
+    assert "no database at" in notes[0]
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_an_unknown_brand_is_said_and_drafted_in_a_plain_voice(db: Path) -> None:
+    line = {**LINES[1], "brand": "NoSuchAir"}
+    result = brandcare(db, "draft", stdin=(json.dumps(line) + "\n").encode())
+    assert result.returncode == 0, result.stderr.decode()
+    assert "no brand 'NoSuchAir'" in result.stderr.decode()
+    (record,) = [json.loads(x) for x in result.stdout.decode().splitlines()]
+    assert record["draft"]

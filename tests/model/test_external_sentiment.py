@@ -186,6 +186,6 @@ def test_brandcare_score_reads_the_setting(positive_model, tmp_path):
     ] * len(COMPLAINTS)
     missing = tmp_path / "nowhere"
     result = run_score({"BRANDCARE_SENTIMENT_MODEL": str(missing)}, lines)
-    assert result.returncode == 1
+    assert result.returncode == 9  # the model is missing
     assert result.stdout == ""
     assert str(missing) in result.stderr

@@ -25,5 +25,6 @@ def test_the_demo_login_signs_in_and_changes_every_run(site: Site) -> None:
 def test_serve_refuses_a_database_that_is_not_migrated(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("BRANDCARE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     result = CliRunner().invoke(cli, ["serve"])
-    assert result.exit_code == 1
-    assert "run `brandcare migrate` first" in result.output
+    assert result.exit_code == 5  # Code.SCHEMA
+    assert "create it with `brandcare migrate`" in result.output
+    assert not (tmp_path / "empty.db").exists()  # serving never creates the database
