@@ -7,6 +7,7 @@ and retraining (issue #7's ``brandcare train --feedback``) reads the export.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from brandcare.store.models import (
     CorrectionRow,
     MentionRow,
     ScoreRow,
+    utcnow,
 )
 
 #: The values each correctable label takes, as the web form and the API offer them.
@@ -34,6 +36,39 @@ ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
 
 class CorrectionError(ValueError):
     """The correction names an unknown mention, label or value."""
+
+
+#: How long an agent may take back their own correction (a chip clicked by mistake).
+UNDO_WINDOW = dt.timedelta(minutes=15)
+
+
+def undoable(row: CorrectionRow, actor: str, now: dt.datetime | None = None) -> bool:
+    """Whether ``actor`` may still undo ``row``: their own, within ``UNDO_WINDOW``."""
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=dt.UTC)
+    return row.actor == actor and (now or utcnow()) - at <= UNDO_WINDOW
+
+
+def undo(session: Session, mention_id: int, correction_id: int, actor: str) -> None:
+    """Delete ``actor``'s recent correction, so it never reaches training; audited."""
+    row = session.get(CorrectionRow, correction_id)
+    if row is None or row.mention_id != mention_id:
+        raise CorrectionError(f"no correction {correction_id} of mention {mention_id}")
+    if row.actor != actor:
+        raise CorrectionError(f"only {row.actor}, who made this correction, can undo it")
+    if not undoable(row, actor):
+        minutes = int(UNDO_WINDOW.total_seconds() // 60)
+        raise CorrectionError(
+            f"a correction can be undone for {minutes} minutes; correct the label again instead"
+        )
+    add_event(
+        session,
+        actor,
+        "label.correction_undone",
+        mention_id=mention_id,
+        detail={"field": row.field, "value": row.value},
+    )
+    session.delete(row)
+    session.flush()
 
 
 def correct(session: Session, mention_id: int, field: str, value: str, actor: str) -> CorrectionRow:

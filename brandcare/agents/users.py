@@ -147,11 +147,15 @@ def start_session(session: Session, user: User, lifetime: dt.timedelta) -> tuple
     return token, WebSession(user, row.csrf_token, row.expires_at)
 
 
-def find_session(session: Session, token: str, idle: dt.timedelta) -> WebSession | None:
+def find_session(
+    session: Session, token: str, idle: dt.timedelta, *, touch: bool = True
+) -> WebSession | None:
     """The live session for a cookie token, or None once expired, idle too long or disabled.
 
     Two clocks: ``expires_at`` is absolute (set at login); ``idle`` ends a session
-    nobody used for a while, as on a shared desk.
+    nobody used for a while, as on a shared desk. ``touch=False`` for requests a page
+    makes by itself (the inbox's refresh every few seconds): they are not someone at
+    the desk, so they must not keep an unattended session alive.
     """
     row = session.get(WebSessionRow, _digest(token))
     if row is None:
@@ -161,7 +165,7 @@ def find_session(session: Session, token: str, idle: dt.timedelta) -> WebSession
     if user is None or user.disabled or row.expires_at <= now or row.last_seen_at + idle <= now:
         session.delete(row)
         return None
-    if now - row.last_seen_at > dt.timedelta(seconds=30):  # one write per 30 s, not per request
+    if touch and now - row.last_seen_at > dt.timedelta(seconds=30):  # one write per 30 s
         row.last_seen_at = now
     return WebSession(_user(user), row.csrf_token, row.expires_at)
 

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from brandcare.agents.review import send_approved
 from brandcare.config import Settings
 from brandcare.pipeline import runtime
-from brandcare.web import admin, api, metrics, pages
+from brandcare.web import admin, api, apidocs, metrics, pages
+from brandcare.web.methods import HeadAndOptions
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 from brandcare.web.throttle import LoginThrottle
 
@@ -61,8 +63,9 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
         title="brandcare",
         summary="Social care inbox: review, edit and approve drafted replies.",
         version="0.1",
-        docs_url="/api/docs",
+        docs_url=None,  # web.apidocs serves it, with our own assets, under our CSP
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
@@ -70,12 +73,14 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.state.pipeline = pipeline  # a requeue asks the platform through its sources
     app.state.send = send or background_sender(settings)
     app.state.login_throttle = LoginThrottle()
+    app.add_middleware(HeadAndOptions)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(api.router)
     app.include_router(metrics.router)
+    app.include_router(apidocs.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -109,5 +114,19 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
         return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """The API answers JSON 422 as FastAPI does; a page answers a page: a malformed
+        path (``/drafts/abc``) is a page that does not exist, a malformed form a 422."""
+        if request.url.path.startswith("/api/"):
+            from fastapi.exception_handlers import request_validation_exception_handler
+
+            return await request_validation_exception_handler(request, exc)
+        errors = exc.errors()
+        if any(e.get("loc", ("",))[0] == "path" for e in errors):
+            return pages.error_page(request, 404, f"there is no page {request.url.path}")
+        fields = ", ".join(str(e.get("loc", ("", "?"))[-1]) for e in errors)
+        return pages.error_page(request, 422, f"the form was incomplete or invalid ({fields})")
 
     return app

@@ -32,6 +32,7 @@ def admin_page(request: Request, ws: ReadAdmin) -> HTMLResponse:
             "roles": USER_ROLES,
             "brands": inbox.brands(s),
             "queries": list(s.scalars(select(QueryRow).order_by(QueryRow.brand_id, QueryRow.id))),
+            "brand_names": {b.id: b.name for b in inbox.brands(s)},
             "urgencies": URGENCY_LEVELS,
             "token": None,
         }
@@ -56,16 +57,24 @@ def add_user(
 
 @router.post("/admin/users/{username}/disable")
 def disable_user(
-    request: Request, username: str, ws: Admin, disabled: Annotated[bool, Form()] = True
+    request: Request,
+    username: str,
+    ws: Admin,
+    disabled: Annotated[bool, Form()] = True,
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
+    """Disable (after a second, explicit click: the form's ``confirm``) or enable a user."""
     with tx(request) as s:
         if username == ws.user.username:
             raise HTTPException(422, "you cannot disable your own account")
+        if disabled and confirm != username:
+            raise HTTPException(422, f"confirm that {username} should be disabled")
         try:
             users.set_disabled(s, username, disabled)
         except users.UserError as exc:
             raise HTTPException(404, str(exc)) from exc
-        return RedirectResponse("/admin?done=saved_settings", status_code=303)
+        done = "user_disabled" if disabled else "user_enabled"
+        return RedirectResponse(f"/admin?done={done}#users", status_code=303)
 
 
 @router.post("/admin/brands/{brand_id}")

@@ -9,12 +9,14 @@ a cross-site request cannot ride an agent's login.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from contextlib import AbstractContextManager
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -92,21 +94,69 @@ def tx(request: Request) -> AbstractContextManager[Session]:
     return transaction(sessions(request))
 
 
-def web_session(request: Request) -> users.WebSession:
-    """The signed-in browser, or a redirect to the login page."""
+#: A draft's action URLs (POST only) and the page each is on.
+_ACTION_URL = re.compile(r"^(/drafts/\d+)/[a-z]+/?$")
+
+
+def _local(url: str | None, request: Request) -> str | None:
+    """The path and query of ``url`` when it is on this site, else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return None
+    if not parts.path.startswith("/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def return_to(request: Request) -> str:
+    """Where to send the browser back after signing in: the page the person was on.
+
+    A GET is its own page. A background refresh (HTMX) came from the page in
+    ``HX-Current-URL``. A form post (an approve whose session ended while the agent
+    typed) came from its Referer; never the POST-only action URL itself, which a GET
+    after the login would answer with 405.
+    """
+    if request.headers.get("hx-request"):
+        page = _local(request.headers.get("hx-current-url"), request)
+        if page:
+            return page
+    if request.method in ("GET", "HEAD") and not request.headers.get("hx-request"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    page = _local(request.headers.get("referer"), request)
+    if page and page != request.url.path:
+        return page
+    action = _ACTION_URL.match(request.url.path)
+    return action.group(1) if action else "/inbox"
+
+
+def _web_session(request: Request, *, touch: bool) -> users.WebSession:
     token = request.cookies.get(SESSION_COOKIE)
     conf = settings(request)
     found = None
     if token:
         with tx(request) as s:
-            found = users.find_session(s, token, dt.timedelta(minutes=conf.web_idle_minutes))
+            idle = dt.timedelta(minutes=conf.web_idle_minutes)
+            found = users.find_session(s, token, idle, touch=touch)
     if found is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        raise LoginRequired(return_to(request))
     return found
 
 
+def web_session(request: Request) -> users.WebSession:
+    """The signed-in browser, or a redirect to the login page."""
+    return _web_session(request, touch=True)
+
+
+def passive_session(request: Request) -> users.WebSession:
+    """The signed-in browser for a request the page made by itself (a periodic refresh):
+    checked like any other, but it does not count as activity for the idle timeout."""
+    return _web_session(request, touch=False)
+
+
 Browser = Annotated[users.WebSession, Depends(web_session)]
+Passive = Annotated[users.WebSession, Depends(passive_session)]
 
 
 def reviewer(ws: Browser) -> users.WebSession:
@@ -157,14 +207,24 @@ Admin = Annotated[users.WebSession, Depends(check_admin_csrf)]
 ReadAdmin = Annotated[users.WebSession, Depends(admin)]
 
 
-def api_user(request: Request) -> users.User:
+#: Declares the bearer token in the OpenAPI document (so ``/api/docs`` has "Authorize");
+#: the check itself is ``api_user``'s, with its own message.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A user's API token: `brandcare users token NAME` (shown once).",
+)
+
+
+def api_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> users.User:
     """The user of a bearer token; 401 otherwise."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
     user = None
-    if scheme.lower() == "bearer" and token.strip():
+    if credentials is not None and credentials.credentials.strip():
         with tx(request) as s:
-            user = users.user_for_token(s, token.strip())
+            user = users.user_for_token(s, credentials.credentials.strip())
     if user is None:
         raise HTTPException(
             401,
@@ -204,6 +264,9 @@ def login_redirect_target(next_url: str | None) -> str:
         return "/inbox"
     if "\\" in next_url:
         return "/inbox"
+    action = _ACTION_URL.match(urlsplit(next_url).path)
+    if action:  # an action answers POST only: its page instead, where nothing is sent
+        return action.group(1)
     return next_url
 
 

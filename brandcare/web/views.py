@@ -94,3 +94,58 @@ def compact(n: int | None) -> str:
     if n >= 1000:
         return f"{n / 1000:.1f}k"
     return str(n)
+
+
+#: Characters that change how text around them is laid out but show nothing themselves:
+#: the bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069), the
+#: directional marks (U+200E, U+200F, U+061C) and the zero-width ones (U+200B-200D,
+#: U+2060, U+FEFF). In an author's handle or name they serve only to spoof: "rtl\u202e
+#: nimda" renders as "rtladmin".
+_HIDDEN_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    "\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff"
+)
+#: In a display name, joiners are legitimate (emoji sequences, Persian and Indic
+#: scripts); the layout controls are not.
+_NAME_CONTROLS = _HIDDEN_CONTROLS - {"\u200c", "\u200d"}
+
+
+def _shown(text: str, controls: frozenset[str]) -> str:
+    return "".join(f"[U+{ord(ch):04X}]" if ch in controls else ch for ch in text)
+
+
+def handle(text: str | None) -> str:
+    """An author's handle with its invisible layout characters shown as ``[U+202E]``.
+
+    Handles never need them; showing rather than dropping them tells an agent that
+    someone tried. Render the result inside ``<bdi>`` as every untrusted string is.
+    """
+    return _shown(text or "", _HIDDEN_CONTROLS)
+
+
+def display_name(text: str | None) -> str:
+    """A display name with its direction overrides, embeddings, isolates and marks shown
+    visibly (joiners kept), so "\u202etroppuS laiciffO\u202c" cannot pass as a brand."""
+    return _shown(text or "", _NAME_CONTROLS)
+
+
+def stamp(when: dt.datetime | None) -> str:
+    """ "01 Dec 10:22:33 UTC": an audit log's time, for people rather than parsers."""
+    if when is None:
+        return "-"
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return f"{when:%d %b %H:%M:%S} UTC"
+
+
+def audit_value(value: object) -> str:
+    """An event detail's value as an agent reads it: an ISO timestamp becomes a
+    ``stamp``; anything else is its text (escaped by the template, like all text)."""
+    if isinstance(value, dt.datetime):
+        return stamp(value)
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            return stamp(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)

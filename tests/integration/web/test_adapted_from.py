@@ -40,7 +40,7 @@ def test_the_inbox_shows_the_reply_a_draft_was_adapted_from(site: Site) -> None:
     c = site.login("ana")
     page = c.get(f"/drafts/{site.drafts['bag2']}").text
     assert "Adapted from" in page
-    assert f'<a href="/drafts/{earlier}">the reply to @kim_t</a> on 3 May 2020' in page
+    assert f'<a href="/drafts/{earlier}">the reply to <bdi>@kim_t</bdi></a> on 3 May 2020' in page
     assert "sent from the inbox" in page
     other = c.get(f"/drafts/{site.drafts['big']}").text
     assert 'href="https://twitter.com/kim_t/status/99"' in other

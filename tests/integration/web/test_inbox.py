@@ -38,7 +38,10 @@ def test_the_queue_puts_the_most_urgent_first_and_filters(site: Site) -> None:
     page = c.get("/inbox").text
     order = [int(i) for i in re.findall(r'data-draft="(\d+)"', page)]
     assert sorted(order) == sorted(d for k, d in site.drafts.items() if k != "clown")
-    urgencies = [float(u) for u in re.findall(r'class="pill urg-\w+">\w+ ([0-9.]+)<', page)]
+    urgencies = [
+        float(u) for u in re.findall(r'class="pill urg urg-\w+".*?</span> \w+ ([0-9.]+)<', page)
+    ]
+    assert len(urgencies) == len(order)
     assert urgencies == sorted(urgencies, reverse=True)
     found = c.get("/inbox", params={"q": "100%"}).text  # % is text, not a wildcard
     assert re.findall(r'data-draft="(\d+)"', found) == [str(site.drafts["xss"])]
@@ -90,12 +93,12 @@ def test_an_edited_approval_stores_the_agents_words(site: Site) -> None:
         assert row.original_text != row.text
 
 
-def test_an_open_draft_is_held_so_a_second_agent_cannot_act_on_it(site: Site) -> None:
+def test_a_taken_draft_is_held_so_a_second_agent_cannot_act_on_it(site: Site) -> None:
     ana, ben = site.login("ana"), site.login("ben")
     draft = site.drafts["bag"]
-    ana.get(f"/drafts/{draft}")
+    ana.post(f"/drafts/{draft}/claim", data={"csrf_token": csrf(ana)})  # "Take it", or typing
     page = ben.get(f"/drafts/{draft}").text
-    assert "Held by <b>ana</b>" in page
+    assert "Held by <b><bdi>ana</bdi></b>" in page
     assert 'id="approve"' not in page
     r = ben.post(f"/drafts/{draft}/approve", data={"csrf_token": csrf(ben)})
     assert r.status_code == 409
