@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.config import Settings
 from brandcare.insights import alerts, digest, mail, render
 from brandcare.insights.notify import notifier
+from brandcare.ops.outage import OutageLog
 from brandcare.store import transaction
 from brandcare.store.events import SYSTEM, add_event
 from brandcare.store.models import BrandRow, EventRow, utcnow
@@ -30,6 +31,7 @@ class Periodic:
         self.sessions = sessions
         self.notifier = notifier(settings.alert_channels)
         self._last_check = 0.0
+        self._outage = OutageLog(log, "the spike alert check")
 
     def tick(self, now: dt.datetime | None = None, monotonic: float = 0.0) -> None:
         now = now or utcnow()
@@ -43,8 +45,10 @@ class Periodic:
                     self.sessions, now=now, notifier=self.notifier,
                     public_url=self.settings.public_url,
                 )  # fmt: skip
-            except Exception:  # the next tick tries again; the pipeline must not stop
-                log.exception("the spike alert check failed; retrying at the next tick")
+            except Exception as exc:  # noqa: BLE001 (the next tick tries again)
+                self._outage.failed(exc)
+            else:
+                self._outage.ok("database")
         if self.settings.digest_hour_utc is not None and now.hour == self.settings.digest_hour_utc:
             try:
                 self._digests(now)

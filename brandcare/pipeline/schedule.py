@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcare.ops.outage import OutageLog
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow, QueryRow
 from brandcare.store.replies import StaleWork, stale_work
@@ -55,19 +56,25 @@ class Scheduler:
     _due: dict[int, dt.datetime] = field(default_factory=dict)
     #: (platform, who shares the allowance) -> (window number, requests given to polls).
     _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    #: One log line when the database or broker goes away and one when it is back.
+    _outage: OutageLog = field(default_factory=lambda: OutageLog(log, "scheduler"))
 
     def tick(self) -> list[int]:
         """Enqueue every due query's poll; return the query ids enqueued.
 
-        A database or broker that is down fails this tick only: it is logged and the
-        next tick tries again. The scheduler is the one process whose sweep recovers
-        lost work after an outage, so an outage must not end it.
+        A database or broker that is down fails this tick only: the next tick tries
+        again, and the log says so once when it goes and once when it is back (a bug's
+        traceback is logged, at most once in five minutes). The scheduler is the one
+        process whose sweep recovers lost work after an outage, so an outage must not
+        end it.
         """
         try:
-            return self._tick()
-        except Exception:
-            log.exception("scheduler tick failed (database or broker down?); trying again")
+            sent = self._tick()
+        except Exception as exc:  # noqa: BLE001 (an outage must not end the scheduler)
+            self._outage.failed(exc)
             return []
+        self._outage.ok("database", *(("broker",) if sent else ()))
+        return sent
 
     def _tick(self) -> list[int]:
         now = self.clock()
@@ -127,13 +134,17 @@ class Scheduler:
     def sweep(self) -> StaleWork:
         """Re-enqueue work stuck in an intermediate state (a lost or dead message).
 
-        Like ``tick``, a failure is logged and the next sweep tries again.
+        Like ``tick``, a failure is logged as ``tick`` logs it and the next sweep tries
+        again.
         """
         try:
-            return self._sweep()
-        except Exception:
-            log.exception("stale-work sweep failed (database or broker down?); trying again")
+            stale = self._sweep()
+        except Exception as exc:  # noqa: BLE001 (an outage must not end the scheduler)
+            self._outage.failed(exc)
             return StaleWork([], [], [])
+        busy = stale.unscored or stale.undrafted or stale.unsent
+        self._outage.ok("database", *(("broker",) if busy else ()))
+        return stale
 
     def _sweep(self) -> StaleWork:
         with transaction(self.sessions) as s:
