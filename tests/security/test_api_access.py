@@ -28,6 +28,7 @@ PUBLIC = {
     "/api/openapi.json": "the API's description",
     "/api/docs": "the API's description",
     "/api/docs/oauth2-redirect": "the API's description",
+    "/api/docs/assets/{name}": "Swagger UI's own files, for /api/docs",
 }
 
 

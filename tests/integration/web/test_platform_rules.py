@@ -43,7 +43,7 @@ def test_a_mastodon_draft_shows_its_visibility_warning_and_the_instances_limit(s
     )
     c = site.login("ana")
     page = c.get(f"/drafts/{draft}").text
-    assert "Content warning: lost luggage" in page
+    assert "Content warning: <bdi>lost luggage</bdi>" in page
     assert ">direct<" in page
     assert ">Mastodon<" in page
     assert 'data-limit="1000"' in page
