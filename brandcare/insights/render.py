@@ -49,13 +49,19 @@ def html(d: Digest, *, with_charts: bool = True) -> str:
                            sentiments=SENTIMENTS, platform_label=label)  # fmt: skip
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>])")
+#: What would format or link inside a line: emphasis, code, links and images, HTML and
+#: autolinks, table cells, strike-through; a dot inside a word (a domain, GFM links
+#: ``www.x.com`` and ``a@b.com``) and the colon of ``https://``. The texts are flattened
+#: to one line and never start one, so what formats only at a line's start (``#``, ``-``,
+#: ``1.``) and ordinary punctuation stay as written.
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~]|\.(?=\w)|:(?=//)")
 
 
 def _md(text: str, limit: int = 200) -> str:
+    """``text`` as inert inline Markdown that reads as written."""
     flat = " ".join(text.split())
     flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", flat)
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
 
 
 def markdown(d: Digest) -> str:

@@ -36,7 +36,8 @@ def test_the_command_checks_schema_and_real_brokers(tmp_path: Path, monkeypatch)
     monkeypatch.setenv("BRANDCARE_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
     result = CliRunner().invoke(cli, ["health"])
     assert result.exit_code == 1
-    assert "run `brandcare migrate`" in result.output
+    assert "create it with `brandcare migrate`" in result.output
+    assert not (tmp_path / "new.db").exists()  # a check never creates the database
     require_port(REDIS_URL, "Redis")
     require_port(RABBITMQ_URL, "RabbitMQ")
     for url in (REDIS_URL, RABBITMQ_URL):
