@@ -11,7 +11,6 @@ from __future__ import annotations
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 #: The methods a route may declare, tried one by one (a route answers FULL for its own).
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

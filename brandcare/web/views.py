@@ -45,6 +45,12 @@ class SlaStatus:
         return "sla-warn" if self.minutes >= 0.75 * self.target_minutes else "sla-ok"
 
     @property
+    def short(self) -> str:
+        """ "3h12m / 30m": the queue's one-line form (its column says "Waiting / SLA")."""
+        took = duration(dt.timedelta(minutes=self.minutes))
+        return f"{took} / {self.target_minutes}m"
+
+    @property
     def label(self) -> str:
         took = duration(dt.timedelta(minutes=self.minutes))
         verb = "answered in" if self.final else "waiting"

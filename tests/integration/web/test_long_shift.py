@@ -73,7 +73,7 @@ def test_direction_controls_in_a_handle_or_name_are_shown_and_isolated(site: Sit
         # No raw override reaches the page: it would reverse what follows it.
         assert "\u202e" not in page
         assert "\u202c" not in page
-        assert '<bdi class="handle">@rtl[U+202E]nimda[U+202C]</bdi>' in page
+        assert re.search(r'<bdi class="handle"[^>]*>@rtl\[U\+202E\]nimda\[U\+202C\]</bdi>', page)
         assert "@rtladmin" not in page
     page = c.get(f"/drafts/{draft}").text
     assert '<bdi class="name">[U+202E]troppuS laiciffO ocliveE[U+202C]</bdi>' in page
@@ -224,8 +224,7 @@ def test_reading_a_draft_claims_nothing_taking_it_does(site: Site) -> None:
     draft = site.drafts["bag"]
     ana, root, mia = site.login("ana"), site.login("root"), site.login("mia")
     for who in (ana, root, mia):
-        page = who.get(f"/drafts/{draft}")
-        assert page.status_code == 200
+        assert who.get(f"/drafts/{draft}").status_code == 200
     assert _claim_of(site, draft) is None
     # A viewer who cannot approve cannot claim.
     assert mia.post(f"/drafts/{draft}/claim", data={"csrf_token": csrf(mia)}).status_code == 403
