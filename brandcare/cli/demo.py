@@ -8,7 +8,9 @@ runs too, and prints what happened.
 
 from __future__ import annotations
 
-import json
+import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from brandcare.brands.setup import apply_brands, load_brands
 from brandcare.brands.sources import sample_dir
 from brandcare.cli.reports import queue_lines
 from brandcare.config import Settings
+from brandcare.ops.logs import redact_url
 from brandcare.pipeline import runtime
 from brandcare.pipeline.queue import setup_broker
 from brandcare.pipeline.schedule import Enqueue, Scheduler
@@ -146,8 +149,36 @@ def _approve_top(sessions, n: int, send) -> int:  # type: ignore[no-untyped-def]
     return len(approved)
 
 
+def command_prefix() -> str:
+    """How to run this brandcare from the current folder, with or without the venv on PATH.
+
+    The console script beside the running interpreter (``.venv/bin/brandcare`` from the
+    project folder), else the interpreter and the module.
+    """
+    script = os.path.join(os.path.dirname(sys.executable), "brandcare")
+    if not os.path.isfile(script):
+        return f"{shlex.quote(sys.executable)} -m brandcare.cli"
+    relative = os.path.relpath(script)
+    return shlex.quote(script if relative.startswith("..") else relative)
+
+
+def next_commands(settings: Settings, draft_id: int | None, brand: str | None) -> list[str]:
+    """The commands to try next on the demo's data, exactly as they run from this folder."""
+    exe = command_prefix()
+    url = redact_url(settings.database_url)
+    env = f"BRANDCARE_DATABASE_URL={shlex.quote(url)} {exe}"
+    lines = [f"{env} queue --limit 5"]
+    if draft_id is not None:
+        lines.append(f"{env} approve {draft_id}")
+    if brand is not None:
+        lines.append(f"{env} digest --brand {brand} --period week --format md --out digests")
+    sample = shlex.quote('{"id": 1, "text": "@SkywayAir my bag never arrived, 3 days now"}')
+    lines.append(f"echo {sample} | {exe} score")
+    return lines
+
+
 def print_report(report: DemoReport, settings: Settings, console: Console) -> None:
-    """The demo's summary: counts per stage and the top of the agents' queue."""
+    """The demo's summary: counts per stage, the top of the agents' queue, what to run next."""
     table = Table(title="mentions by state")
     for state, n in report.mentions.items():
         table.add_row(state, str(n))
@@ -160,19 +191,33 @@ def print_report(report: DemoReport, settings: Settings, console: Console) -> No
     console.print("top of the queue (pending drafts, by priority):", markup=False)
     with transaction(pipeline.sessions) as s:
         brands = dict(s.execute(select(BrandRow.id, BrandRow.slug)).all())
-        for line in queue_lines(pending_queue(s, 6), brands):
+        top = pending_queue(s, 6)
+        for line in queue_lines(top, brands):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-        sent = list(s.scalars(select(DraftRow).where(DraftRow.state == "sent")))
-    console.print(
-        f"replayed {sum(report.mentions.values())} mentions in {report.seconds:.0f}s; "
-        f"{report.sent} approved drafts sent by {DEMO_AGENT} (ids "
-        f"{json.dumps([d.id for d in sent])}); database {settings.database_url}",
-        markup=False,
+        sent = list(s.scalars(select(DraftRow.id).where(DraftRow.state == "sent")))
+    top_text = [e for e in top if e.draft.text]
+    first = top_text[0] if top_text else None
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(
+        f"\nreplayed {sum(report.mentions.values())} mentions in {report.seconds:.0f} s; "
+        f"{DEMO_AGENT} approved and sent {report.sent} drafts"
+        + (f" (ids {', '.join(str(i) for i in sent)})" if sent else "")
     )
-    console.print(
-        "next: `brandcare queue` lists pending drafts; `brandcare approve ID` sends one.",
-        markup=False,
+    say(
+        f"database: {redact_url(settings.database_url)}, the demo's own (other commands "
+        "read BRANDCARE_DATABASE_URL, by default sqlite:///brandcare.db)"
     )
+    say("\nnext, from this folder, with or without the venv activated:")
+    commands = next_commands(
+        settings,
+        first.draft.id if first else None,
+        brands.get(first.mention.brand_id) if first else None,
+    )
+    for line in commands:
+        say(f"  {line}")
 
 
 DEMO_LOGIN = "demo"

@@ -162,6 +162,8 @@ def configure(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic lists its plugins at INFO whenever it is imported: noise on every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def setup(settings: Settings, *, stream: IO[str] | None = None) -> None:

@@ -6,6 +6,9 @@ Alembic is configured programmatically with the scripts inside this package, so
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -34,9 +37,23 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return config
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Alembic's INFO lines (plugins set up, the dialect) say nothing when only reading
+    the revision: every command checks it, and a check must not print nine lines."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def head() -> str:
     """The newest revision the packaged migrations define."""
-    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with _quiet():
+        revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if revision is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return revision
@@ -91,7 +108,7 @@ def current(url: str) -> str | None:
     """The revision the database at ``url`` is at; None before the first upgrade."""
     engine = make_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as connection:
+        with _quiet(), engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
@@ -137,7 +154,9 @@ def require_current(url: str, shown: str | None = None) -> None:
         return
     if found is None:
         raise DatabaseNotReady(f"{name} has no brandcare schema: run `brandcare migrate`", "empty")
-    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    with _quiet():
+        scripts = ScriptDirectory.from_config(alembic_config())
+        known = {rev.revision for rev in scripts.walk_revisions()}
     if found not in known:
         raise DatabaseNotReady(
             f"{name} is at revision {found}, which this version of brandcare does not know "
