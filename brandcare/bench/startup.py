@@ -7,8 +7,9 @@ drifts treats them alike:
   scorer built on it pays), timed from the process's start to its "ready" line;
 - **score**: ``brandcare score`` with one JSON line on standard input, timed from the
   process's start to its first output line;
-- **phases** (one process per run): the same work as ``score``, step by step, so the
-  table says where the time goes.
+- **phases** (one process per run): ``score``'s steps one by one (the bare encoder
+  loaded first, so the scorer's load shows what it adds), so the table says where the
+  time goes.
 
 Prints the medians and the ratio score / bare (the issue's target: 1.25 or less).
 """
@@ -32,43 +33,34 @@ load_base_encoder()
 print("ready", flush=True)
 """
 
-#: Each step of loading the scorer, timed in one process (``sentiment``'s own pieces).
+#: ``brandcare score``'s steps on one text, timed in one process; then, for reference,
+#: what it no longer does for short inputs (tracing the encoder, from 1,000 texts).
 _PHASES = """
-import json, time, sys
-from pathlib import Path
+import json, time
 marks = {}
 last = time.perf_counter()
 def mark(name):
     global last
     now = time.perf_counter()
-    marks[name] = marks.get(name, 0.0) + now - last
+    marks[name] = now - last
     last = now
-import brandcare.cli
-from brandcare.cli._app import load_settings
+from brandcare.cli._app import load_scorer, load_settings
 settings = load_settings()
-mark("import brandcare.cli, settings")
+mark("import brandcare.cli, read settings")
 import torch
 mark("import torch")
 import transformers
 mark("import transformers")
-from sentiment import artifacts, encoder, traced, transformer
-mark("import sentiment")
-model_dir = settings.model_dir or artifacts.default_model_dir()
-encoder.base_checksum()
-mark("base encoder checksum (SHA-256)")
-config, network, care = artifacts.load(model_dir, check_base=False)
-mark("build encoder, apply artifact weights")
-transformer.encoder_digest(network)
-mark("encoder digest (embedding version)")
-if settings.score_quantize:
-    transformer.quantize_int8(network)
-    mark("int8 quantization")
-network.eval()
-if settings.score_trace:
-    traced.traced_embed(network, torch.device("cpu"))
-    mark("trace + check the encoder")
-encoder.load_tokenizer()
-mark("tokenizer")
+from sentiment import encoder
+encoder.load_base_encoder()
+mark("load the bare base encoder (as bare does)")
+scorer = load_scorer(settings, trace=False)
+mark("load the scorer: artifacts, int8, heads (no trace)")
+scorer.score(["@SkywayAir my bag never arrived, 3 days now"])
+mark("score one text")
+from sentiment.traced import traced_embed
+traced_embed(scorer.network, torch.device("cpu"))
+mark("(not in score under 1,000 texts) trace + check the encoder")
 print(json.dumps(marks), flush=True)
 """
 
