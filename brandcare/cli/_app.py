@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from brandcare.cli._errors import Code, Group, say, settings_error
+from brandcare.cli._errors import Code, Group, HelpGroup, say, settings_error
 from brandcare.config import Settings
 from brandcare.ops import logs
 
@@ -24,6 +24,7 @@ EPILOG = (
 
 def _group(**words: Any) -> typer.Typer:
     # Plain help (no boxes): paragraphs wrap to the terminal, flags show no "<bool>".
+    words.setdefault("cls", HelpGroup)
     return typer.Typer(no_args_is_help=True, rich_markup_mode=None, **words)
 
 

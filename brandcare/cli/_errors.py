@@ -141,7 +141,22 @@ def explain(exc: BaseException) -> tuple[str, Code] | None:
     return None
 
 
-class Group(TyperGroup):
+class HelpGroup(TyperGroup):
+    """A group whose command list shows each command's first sentence whole, wrapped to
+    the terminal, instead of cut at the column's width with "..."."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class Group(HelpGroup):
     """The root command: usage errors and user-caused conditions as one line, no traceback."""
 
     def main(
