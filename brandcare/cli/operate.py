@@ -76,7 +76,11 @@ def demo(
     serve: Annotated[bool, typer.Option(help="then serve the web inbox until Ctrl-C")] = True,
     port: Annotated[
         int | None,
-        typer.Option(help="web inbox port (default 8000, or the next free one when it is taken)"),
+        typer.Option(
+            help="web inbox port (default 8000, or the next free one when it is taken)",
+            min=0,
+            max=65535,
+        ),
     ] = None,
 ) -> None:
     """The main job on the embedded default: replay sample mentions through every stage,
@@ -125,7 +129,8 @@ def run(
     tick: Annotated[float, typer.Option(help="seconds between scheduler ticks")] = 1.0,
     threads: Annotated[int, typer.Option(help="in-process worker threads (no broker URL)")] = 2,
     metrics_port: Annotated[
-        int | None, typer.Option(help="serve /metrics on this port (BRANDCARE_METRICS_PORT)")
+        int | None,
+        typer.Option(help="serve /metrics on this port (BRANDCARE_METRICS_PORT)", min=0, max=65535),
     ] = None,
 ) -> None:
     """The production pipeline: the scheduler, plus in-process workers without a broker URL.
@@ -200,7 +205,11 @@ def worker(
     queues: Annotated[str, typer.Option(help="comma-separated queues (default all)")] = "",
     metrics_port: Annotated[
         int | None,
-        typer.Option(help="serve the processes' summed /metrics here (BRANDCARE_METRICS_PORT)"),
+        typer.Option(
+            help="serve the processes' summed /metrics here (BRANDCARE_METRICS_PORT)",
+            min=0,
+            max=65535,
+        ),
     ] = None,
 ) -> None:
     """Dramatiq worker processes for BRANDCARE_BROKER_URL (scale out: run more of these)."""

@@ -90,7 +90,9 @@ def serve_app(settings: Settings, sock: socket.socket | None = None) -> None:
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (BRANDCARE_WEB_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (BRANDCARE_WEB_PORT)")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port (BRANDCARE_WEB_PORT)", min=0, max=65535)
+    ] = None,
 ) -> None:
     """The web inbox for agents, marketing and admins.
 

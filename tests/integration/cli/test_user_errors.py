@@ -276,6 +276,8 @@ def test_bad_flags(folder: Path, args: list[str]) -> None:
         ["digest", "--brand", "skyway", "--format", "pdf"],
         ["bench", "load", "--workers", "two"],
         ["bench", "digest", "--sizes", "0"],
+        ["serve", "--port", "99999"],
+        ["demo", "--port", "-1"],
         ["nonsense"],
     ],
     ids=" ".join,
