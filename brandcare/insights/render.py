@@ -53,8 +53,9 @@ def html(d: Digest, *, with_charts: bool = True) -> str:
 #: autolinks, table cells, strike-through; a dot inside a word (a domain, GFM links
 #: ``www.x.com`` and ``a@b.com``) and the colon of ``https://``. The texts are flattened
 #: to one line and never start one, so what formats only at a line's start (``#``, ``-``,
-#: ``1.``) and ordinary punctuation stay as written.
-_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~]|\.(?=\w)|:(?=//)")
+#: ``1.``) and ordinary punctuation stay as written, as does an underscore inside a word
+#: (``technical_issue``, ``@a_b``), which CommonMark never reads as emphasis.
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~]|(?<!\w)_|_(?!\w)|\.(?=\w)|:(?=//)")
 
 
 def _md(text: str, limit: int = 200) -> str:

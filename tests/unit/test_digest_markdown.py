@@ -6,8 +6,10 @@ from brandcare.insights.render import _md
 
 
 def test_ordinary_punctuation_is_left_alone() -> None:
-    text = "My flight (SK 1402) was cancelled. Help! 3-4 hours #fail + no refund?"
+    text = "My flight (SK 1402) was cancelled. Help! 3-4 hours #fail + no refund? @a_b"
     assert _md(text) == text
+    assert _md("technical_issue") == "technical_issue"
+    assert _md("_lead and trail_") == r"\_lead and trail\_"
 
 
 def test_what_would_format_or_link_is_escaped() -> None:
