@@ -32,6 +32,7 @@ class Periodic:
         self.notifier = notifier(settings.alert_channels)
         self._last_check = 0.0
         self._outage = OutageLog(log, "the spike alert check")
+        self._digest_outage = OutageLog(log, "the digests")
 
     def tick(self, now: dt.datetime | None = None, monotonic: float = 0.0) -> None:
         now = now or utcnow()
@@ -52,8 +53,10 @@ class Periodic:
         if self.settings.digest_hour_utc is not None and now.hour == self.settings.digest_hour_utc:
             try:
                 self._digests(now)
-            except Exception:  # a digest already sent is recorded: the next tick resumes
-                log.exception("sending the digests failed; retrying at the next tick")
+            except Exception as exc:  # noqa: BLE001 (digests sent are recorded; the next tick resumes)
+                self._digest_outage.failed(exc)
+            else:
+                self._digest_outage.ok("database")
 
     def _digests(self, now: dt.datetime) -> None:
         end = now.replace(minute=0, second=0, microsecond=0)

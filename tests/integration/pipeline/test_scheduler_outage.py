@@ -107,3 +107,20 @@ def test_what_counts_as_unreachable() -> None:
     assert unreachable(missing) is None  # a schema problem, not an outage
     assert unreachable(redis.exceptions.TimeoutError("t")).dependency == "broker"  # type: ignore[union-attr]
     assert unreachable(ValueError("x")) is None
+
+
+def test_the_alert_check_and_digests_log_an_outage_once(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    from brandcare.config import Settings
+    from brandcare.insights.periodic import Periodic
+
+    url = f"sqlite:///{tmp_path / 'later' / 'brandcare.db'}"
+    now = dt.datetime(2026, 12, 1, 7, tzinfo=dt.UTC)
+    settings = Settings(database_url=url, alert_check_seconds=1, digest_hour_utc=7)
+    periodic = Periodic(settings, session_factory(make_engine(url)))
+    caplog.set_level(logging.INFO, logger="brandcare.insights.periodic")
+    for second in range(1, 6):
+        periodic.tick(now=now, monotonic=float(second * 2))
+    messages = [r.getMessage() for r in caplog.records if r.name == "brandcare.insights.periodic"]
+    assert len(messages) == 2, messages  # the check's line and the digests' line
+    assert all("the database is unreachable" in m for m in messages)
+    assert all(r.exc_info is None for r in caplog.records)
