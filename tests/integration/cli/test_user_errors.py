@@ -101,8 +101,8 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     setup_broker(None)  # a test that set a dead broker leaves the in-process one behind
 
 
-def invoke(args: list[str], **env: str) -> Result:
-    return CliRunner().invoke(cli, args, env=env or None)
+def invoke(args: list[str], input: str | None = None, **env: str) -> Result:
+    return CliRunner().invoke(cli, args, input=input, env=env or None)
 
 
 def said(result: Result, code: int, *words: str) -> str:
@@ -316,6 +316,15 @@ def test_missing_files(folder: Path, args: list[str], code: int) -> None:
 )
 def test_a_shared_folder_without_datasets(folder: Path, args: list[str]) -> None:
     said(invoke(args), Code.DATA, "datasets/")
+
+
+def test_malformed_input_is_named_in_plain_words(folder: Path) -> None:
+    # The contract names every bad line on a line of its own, after one summary line.
+    result = invoke(["score"], input='{"id": 1, "text": "a\tb"}\n')
+    assert result.exit_code == Code.USAGE
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert "line 1: not valid JSON (Invalid control character at column" in result.stderr
 
 
 def test_a_bad_setting_names_the_variable(folder: Path) -> None:
