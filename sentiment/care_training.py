@@ -41,7 +41,7 @@ class CareConfig:
     """Stage 2's hyper-parameters; the defaults produce the committed artifacts."""
 
     seed: int = 29
-    epochs: int = 4
+    epochs: int = 6
     batch_size: int = 32
     lr: float = 3e-5
     head_lr: float = 2e-3
@@ -61,12 +61,12 @@ class CareConfig:
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {
             "needs_reply": 1.0,
-            "troll": 1.0,
-            "abusive": 0.7,
+            "troll": 1.5,
+            "abusive": 1.0,
             "urgency": 1.0,
             "issue": 0.5,
             "signals": 1.0,
-            "sentiment": 0.7,
+            "sentiment": 1.0,
         }
     )
 

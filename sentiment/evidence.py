@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MAX_WORDS = 6
+#: An edge word of a quote with less than this fraction of its strongest word's share
+#: is trimmed off.
+EDGE_SHARE = 0.2
 
 
 def best_span(word_scores: Sequence[float], max_words: int = MAX_WORDS) -> tuple[int, int] | None:
@@ -43,13 +46,22 @@ def quote(
         if word is not None:
             words.setdefault(word, []).append(token)
     order = sorted(words)
-    # A lone "@" or "#" token belongs to the handle after it; punctuation alone is never
-    # a quote's start or end.
-    scores = [sum(token_scores[t] for t in words[w]) for w in order]
+    # Handles are who, not what: never quoted (a large negative share ends a run there).
+    # Punctuation alone is never a quote's start or end.
+    scores = [
+        _HANDLE if _in_handle(text, words[w], offsets) else sum(token_scores[t] for t in words[w])
+        for w in order
+    ]
     span = best_span(scores, max_words)
     if span is None:
         return ""
     first, last = span
+    # Edge words that carry next to nothing ("of", "on") are not part of the evidence.
+    peak = max(scores[first : last + 1])
+    while first < last and scores[first] < EDGE_SHARE * peak:
+        first += 1
+    while last > first and scores[last] < EDGE_SHARE * peak:
+        last -= 1
     while first < last and not any(c.isalnum() for c in _word(text, words[order[first]], offsets)):
         first += 1
     while last > first and not any(c.isalnum() for c in _word(text, words[order[last]], offsets)):
@@ -57,6 +69,15 @@ def quote(
     start = offsets[words[order[first]][0]][0]
     end = offsets[words[order[last]][-1]][1]
     return " ".join(text[start:end].split())
+
+
+_HANDLE = -1e9
+
+
+def _in_handle(text: str, tokens: list[int], offsets: Sequence[tuple[int, int]]) -> bool:
+    start = offsets[tokens[0]][0]
+    word = _word(text, tokens, offsets)
+    return word in {"@", "#"} or (start > 0 and text[start - 1] in "@#")
 
 
 def _word(text: str, tokens: list[int], offsets: Sequence[tuple[int, int]]) -> str:

@@ -805,26 +805,33 @@ def _write_card(
     seconds: float,
     config: FeedbackConfig,
 ) -> None:
-    from sentiment.evaluate import write_model_card
-    from sentiment.train import TrainConfig
+    from sentiment.evaluate import format_table
 
     fb = model.extra["feedback"]
-    write_model_card(
-        out_dir,
-        model,
-        TrainConfig(seed=int(model.extra.get("seed", 13))),
-        corpus,
-        {
-            f"before ({report.before_version})": list(report.validation_before),
-            f"after ({report.after_version})": list(report.validation_after),
-        },
-        checksum,
-        seconds,
-        how=f"`brandcare train --feedback {fb['file']}` (heads only, on {fb['source_version']})",
-        metrics_heading=(
-            "Metrics (held-out data, int8 production path, before and after the corrections; "
-            "texts trained on as corrections left out)"
-        ),
+    reports = {
+        f"before ({report.before_version})": list(report.validation_before),
+        f"after ({report.after_version})": list(report.validation_after),
+    }
+    (out_dir / "metrics.json").write_text(
+        json.dumps(
+            {name: [dataclasses.asdict(m) for m in metrics] for name, metrics in reports.items()},
+            indent=2,
+        )
+        + "\n"
+    )
+    (out_dir / "MODEL_CARD.md").write_text(
+        f"""# Model card: {model.version}
+
+Produced by `brandcare train --feedback {fb["file"]}` (heads only, on
+{fb["source_version"]}) on {dt.date.today().isoformat()} in {seconds / 60:.1f} minutes on
+a CPU. Weights SHA-256 `{checksum}`. Base encoder, stage-1 and stage-2 data and splits are
+those of the source model (see its card).
+
+## Metrics (held-out data, int8 production path, before and after the corrections)
+
+Texts trained on as corrections are left out.
+{format_table(reports)}
+"""
     )
     counts = {name: len(_by_field(split.train, name)) for name in LABELS}
     held = {name: len(_by_field(split.heldout, name)) for name in LABELS}

@@ -1,15 +1,16 @@
 """The scoring network: the encoder, one head per training task, and the care heads.
 
 Training tasks (sentiment, offensive, hate, irony, emotion, complaint reason) share the
-encoder and teach it what tweets mean. The care heads (needs a reply, trolling, urgency,
-issue) are linear models on the pooled embedding, the task probabilities and the care
-signals: there are only a few hundred care labels, too few to fine-tune an encoder on,
-but plenty to fit a regularised linear model on features that already carry the meaning.
+encoder and teach it what tweets mean. The care heads (needs a reply, trolling, abuse,
+urgency, issue, the care signals) are linear on the pooled embedding of the same encoder,
+which stage 2 keeps training on the care decisions (``sentiment.care_training``): linear
+on a mean of token vectors, so each token's share of a decision is exact
+(``sentiment.evidence``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -56,8 +57,13 @@ class TaskNetwork(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean-pooled sentence embeddings, shape (batch, 384)."""
+        return mean_pool(self.token_states(input_ids, attention_mask), attention_mask)
+
+    def token_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The encoder's last hidden states, shape (batch, tokens, 384)."""
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        return mean_pool(out.last_hidden_state, attention_mask)
+        states: torch.Tensor = out.last_hidden_state
+        return states
 
     def bottom(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, upto: int
@@ -106,7 +112,8 @@ class LinearHead:
 
 
 class CareHeads(nn.Module):
-    """Linear care heads over [pooled embedding, task probabilities, signal flags]."""
+    """Linear care heads over the pooled embedding (``mean``/``std`` standardise it;
+    artifacts since the judgment work store 0 and 1: the encoder was trained for them)."""
 
     def __init__(self, heads: Mapping[str, LinearHead], mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
@@ -126,11 +133,3 @@ class CareHeads(nn.Module):
         std: torch.Tensor = self.std  # type: ignore[assignment]
         x = (features - mean) / std
         return {name: linear(x) for name, linear in self.linears.items()}
-
-
-def care_features(
-    pooled: torch.Tensor, task_probs: torch.Tensor, signals: Sequence[Sequence[float]]
-) -> torch.Tensor:
-    """The care heads' input: embedding, task probabilities, signal flags."""
-    flags = torch.tensor(signals, dtype=pooled.dtype).reshape(len(signals), -1)
-    return torch.cat([pooled, task_probs, flags], dim=-1)

@@ -1,9 +1,8 @@
-"""Care signals a social care team looks for: time pressure, safety, money, outage...
+"""Word-list care signals, for the keyword baseline (``sentiment.baseline``) only.
 
-The transformer learns urgency from labeled examples, but a few hundred labels cannot
-teach every way people say "my flight leaves in 2 hours". These patterns add what a care
-team knows, as model features and as the readable reasons behind a priority. Each
-signal keeps the words that triggered it, so an agent can check it at a glance.
+The transformer learns its signals from labeled posts (``sentiment.care_training``): word
+lists fired on "today" in a joke and missed "the whole thing is dead". They stay here as
+the baseline the learned model is compared with, and as a scorer that needs no torch.
 """
 
 from __future__ import annotations
@@ -166,9 +165,7 @@ def _evidence(text: str, start: int, end: int) -> str:
 def find_signals(text: str) -> tuple[Signal, ...]:
     """Every care signal in ``text``, at most one per kind (the first match).
 
-    Cached: the scorer asks twice per text (model features, then reasons) and the draft
-    stage asks again for the same cleaned text moments later: profiled, the ten patterns
-    were a sixth of the pipeline's Python outside the forward pass. Results are immutable.
+    Cached: the baseline asks for the same text more than once. Results are immutable.
     """
     found: list[Signal] = []
     for pattern in _PATTERNS:
@@ -192,36 +189,3 @@ def has_profanity(text: str) -> bool:
 def mentions_handle(text: str) -> bool:
     """Whether the text @-mentions a real handle (TweetEval anonymises handles as @user)."""
     return re.search(r"@(?!user\b)\w{2,}", text) is not None
-
-
-def signal_features(text: str) -> list[float]:
-    """A fixed-length vector of signal flags, for the model's care heads."""
-    kinds = {s.kind for s in find_signals(text)}
-    flags = [1.0 if kind in kinds else 0.0 for kind in SIGNAL_KINDS]
-    flags.append(1.0 if find_insult(text) else 0.0)
-    flags.append(1.0 if has_profanity(text) else 0.0)
-    flags.append(1.0 if mentions_handle(text) else 0.0)
-    flags.append(1.0 if "?" in text else 0.0)
-    return flags
-
-
-N_SIGNAL_FEATURES = len(SIGNAL_KINDS) + 4
-
-
-_PROBLEM = re.compile(
-    r"\b(?:cancell?ed|cancell?ing|cancellation|lost|losing|lose|delayed|delays?|late again|"
-    r"crash(?:ed|es|ing)?|broken|broke|stuck|stranded|missed|overbooked|bumped|"
-    r"charged|overcharged|refund|outage|down again|error|froze|freez(?:es|ing)|"
-    r"on hold|waiting|no one|nobody|never arrived|damaged|dirty|rude)\b",
-    re.IGNORECASE,
-)
-
-
-def find_problem(text: str) -> str | None:
-    """The first words naming something that went wrong, or None.
-
-    Praise words around a problem are the usual shape of sarcasm ("great, another
-    cancelled flight"), which sentiment models read as praise.
-    """
-    match = _PROBLEM.search(text)
-    return None if match is None else match.group(0)

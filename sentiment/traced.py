@@ -1,5 +1,8 @@
 """The encoder's forward pass as one TorchScript call, so it holds the GIL once, not per op.
 
+It returns the token states (the scorer pools them itself and reads each token's share
+of a decision from them, ``sentiment.evidence``), so one pass serves both.
+
 Run eagerly, each of the ~100 operations of a forward pass releases the GIL and takes it
 back; beside a thread running Python (the pipeline's stages, another lane's scoring
 code), taking it back can wait up to a switch interval (5 ms), and the pass stalls.
@@ -36,14 +39,14 @@ TOLERANCE = 1e-4
 
 
 class _Embedder(torch.nn.Module):
-    """``TaskNetwork.embed`` as a module's forward, what ``torch.jit.trace`` takes."""
+    """``TaskNetwork.token_states`` as a module's forward, what ``torch.jit.trace`` takes."""
 
     def __init__(self, network: TaskNetwork) -> None:
         super().__init__()
         self.network = network
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.network.embed(input_ids, attention_mask)
+        return self.network.token_states(input_ids, attention_mask)
 
 
 def _example(
@@ -58,7 +61,7 @@ def _example(
 
 
 def traced_embed(network: TaskNetwork, device: torch.device) -> Embed | None:
-    """The network's ``embed`` traced and checked, or None (with the reason logged)."""
+    """The network's ``token_states`` traced and checked, or None (with the reason logged)."""
     try:
         with warnings.catch_warnings(), torch.inference_mode():
             # torch 2.13 marks torch.jit deprecated in favour of torch.compile/export, whose
@@ -70,8 +73,9 @@ def traced_embed(network: TaskNetwork, device: torch.device) -> Embed | None:
             )
             for rows, length, pad_from in ((1, 5, 5), (3, 40, 17), (9, 128, 2)):
                 ids, mask = _example(rows, length, pad_from, device)
-                eager = network.embed(ids, mask)
-                diff = float((traced(ids, mask) - eager).abs().max())
+                eager = network.token_states(ids, mask)
+                # Padded positions are never read: compare the real tokens only.
+                diff = float(((traced(ids, mask) - eager) * mask[..., None]).abs().max())
                 if diff > TOLERANCE:
                     log.warning(
                         "the traced encoder differs from the eager one by %.2g on a batch of "

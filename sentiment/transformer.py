@@ -14,9 +14,9 @@ import hashlib
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
 from sentiment.calibration import care_probs
 from sentiment.data import SIGNAL_KINDS
-from sentiment.encoder import length_batches, load_tokenizer, pad_batch
+from sentiment.encoder import length_batches, load_tokenizer, mean_pool, pad_batch
 from sentiment.evidence import quote
 from sentiment.external import ExternalSentiment
 from sentiment.language import detect_language
@@ -51,6 +51,11 @@ class Encoded:
 
     pooled: torch.Tensor
     task_probs: torch.Tensor
+    #: Per text, each token's share of every evidence head's logit (tokens x columns of
+    #: ``TransformerScorer.evidence_columns``); empty unless asked for.
+    shares: list[torch.Tensor] = field(default_factory=list)
+    #: The tokenizer's output with offsets, for mapping shares back to words.
+    tokens: Any = None
 
 
 def quantize_int8(network: TaskNetwork) -> None:
@@ -86,10 +91,10 @@ class TransformerScorer:
 
     With ``sentiment_model`` (a local Hugging Face sequence-classification folder) that
     model's probabilities are the reported sentiment: ``Scores.sentiment`` and
-    ``Scores.probs``, and what reads them (the "negative" urgency reason, the sarcasm
-    rule, the policy's reach bonus, spike alerts). The care heads keep the built-in
-    sentiment head's probabilities as features: they were fitted on them, and another
-    model's would be inputs they never saw. ``model_version`` then ends in
+    ``Scores.probs``, and what reads them (the policy's reach bonus, spike alerts,
+    digests). The care decisions stay the built-in model's: its heads were trained with
+    its own encoder, and whether a fired signal is praise about a past problem is read
+    by its own sentiment head. ``model_version`` then ends in
     ``+sent-<digest>`` so stored scores name the model that produced them.
     """
 
@@ -118,7 +123,7 @@ class TransformerScorer:
         self.care = care.to(self.device)
         # The forward pass as one GIL-free call (``sentiment.traced``), else eager.
         traced = traced_embed(self.network, self.device) if trace else None
-        self._embed: Embed = traced or self.network.embed
+        self._tokens: Embed = traced or self.network.token_states
         self.traced = traced is not None
         self.tokenizer: Any = load_tokenizer()
         self.batch_size = batch_size
@@ -151,7 +156,7 @@ class TransformerScorer:
         scorer.quantized = False
         scorer.embedding_version = encoder_digest(network)
         scorer.network = network.eval()
-        scorer._embed = network.embed  # training changes the weights under it: never traced
+        scorer._tokens = network.token_states  # training changes the weights: never traced
         scorer.traced = False
         scorer.care = care.eval()
         scorer.tokenizer = load_tokenizer()
@@ -164,26 +169,53 @@ class TransformerScorer:
 
     # -- batching ---------------------------------------------------------------------
 
-    def encode(self, texts: Sequence[str]) -> Encoded:
+    def encode(self, texts: Sequence[str], *, evidence: bool = False) -> Encoded:
         """Pooled embeddings and task probabilities, in input order.
 
         Texts are sorted by token length and cut into batches, each padded only to its
-        own longest text.
+        own longest text. With ``evidence``, each text's per-token shares of the evidence
+        heads come from the same pass (``sentiment.evidence``): no second forward.
         """
-        ids: list[list[int]] = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
-        )["input_ids"]
+        enc = self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            add_special_tokens=True,
+            return_offsets_mapping=evidence,
+        )
+        ids: list[list[int]] = enc["input_ids"]
         pooled = torch.empty(len(ids), 384)
         probs = torch.empty(len(ids), sum(len(v) for v in TASK_LABELS.values()))
+        shares: list[torch.Tensor] = [torch.empty(0)] * len(ids) if evidence else []
+        weight = self._evidence_weight() if evidence else None
         with torch.inference_mode():
             for chunk in length_batches(ids, self.batch_size, self.token_budget):
                 input_ids, mask = pad_batch([ids[i] for i in chunk])
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-                batch_pooled = self._embed(input_ids, mask)
+                states = self._tokens(input_ids, mask)
+                batch_pooled = mean_pool(states, mask)
                 index = torch.tensor(chunk)
                 pooled[index] = batch_pooled.float().cpu()
                 probs[index] = self.network.task_probs(batch_pooled).float().cpu()
-        return Encoded(pooled, probs)
+                if weight is not None:
+                    per_token = (states.float() @ weight.T).cpu()
+                    for row, i in enumerate(chunk):
+                        shares[i] = per_token[row, : len(ids[i])] / len(ids[i])
+        return Encoded(pooled, probs, shares, enc if evidence else None)
+
+    def _evidence_weight(self) -> torch.Tensor:
+        """The evidence heads' weight rows, stacked in ``evidence_columns`` order."""
+        rows = [
+            cast(torch.nn.Linear, self.care.linears[head]).weight.detach()[col]
+            for head, col in self.evidence_columns
+        ]
+        return torch.stack(rows).float().to(self.device)
+
+    @property
+    def evidence_columns(self) -> list[tuple[str, int]]:
+        """(care head, output) pairs whose decisions a reason quotes words for."""
+        columns = [("signals", k) for k in range(len(SIGNAL_KINDS))] + [("abusive", 0)]
+        return columns + [("issue", c) for c in range(len(self.config.issues))]
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Unit-length sentence embeddings (float32, shape (n, 384)), in input order.
@@ -208,43 +240,17 @@ class TransformerScorer:
         return care_probs(self.care, encoded.pooled.to(self.device))
 
     def quotes(
-        self, texts: Sequence[str], wanted: Sequence[tuple[int, str, int]]
+        self, texts: Sequence[str], encoded: Encoded, wanted: Sequence[tuple[int, str, int]]
     ) -> dict[tuple[int, str, int], str]:
-        """The words behind each (text index, care head, output) in ``wanted``.
-
-        A second, eager pass over only the texts that need a reason: the per-token
-        vectors (``sentiment.evidence``) that the pooled path never materialises.
-        """
+        """The words behind each (text index, care head, output) in ``wanted``."""
+        column = {key: c for c, key in enumerate(self.evidence_columns)}
         out: dict[tuple[int, str, int], str] = {}
-        rows = sorted({i for i, _, _ in wanted})
-        if not rows:
-            return out
-        enc = self.tokenizer(
-            [texts[i] for i in rows],
-            truncation=True,
-            max_length=self.max_length,
-            return_offsets_mapping=True,
-        )
-        linears = self.care.linears
-        for row_index, i in enumerate(rows):
-            ids = enc["input_ids"][row_index]
-            batch, mask = pad_batch([ids])
-            with torch.inference_mode():
-                hidden = (
-                    self.network.encoder(
-                        input_ids=batch.to(self.device), attention_mask=mask.to(self.device)
-                    )
-                    .last_hidden_state[0]
-                    .float()
-                    .cpu()
-                )
-            word_ids = enc.word_ids(row_index)
-            offsets = enc["offset_mapping"][row_index]
-            for key in (k for k in wanted if k[0] == i):
-                _, head, col = key
-                weight = linears[head].weight[col].detach().float().cpu()
-                shares = (hidden @ weight / len(ids)).tolist()
-                out[key] = quote(texts[i], shares, word_ids, offsets)
+        for key in wanted:
+            i, head, col = key
+            shares = encoded.shares[i][:, column[(head, col)]].tolist()
+            out[key] = quote(
+                texts[i], shares, encoded.tokens.word_ids(i), encoded.tokens["offset_mapping"][i]
+            )
         return out
 
     # -- the Scorer protocol ----------------------------------------------------------
@@ -255,23 +261,28 @@ class TransformerScorer:
             return []
         cleaned = [clean_text(t) for t in texts]
         model_texts = [c[0] for c in cleaned]
-        encoded = self.encode(model_texts)
+        encoded = self.encode(model_texts, evidence=True)
         care = self.care_probs(encoded)
         reported = (
             encoded.task_probs[:, :3]
             if self.external_sentiment is None
             else self.external_sentiment.probs(model_texts)
         )
-        offensive_at = _task_offset("offensive") + 1
+        offensive = encoded.task_probs[:, _task_offset("offensive") + 1].tolist()
+        # Plain lists once for the whole batch: indexing tensors per text cost more than
+        # the decisions themselves.
+        rows = {k: v.tolist() for k, v in care.items()}
+        sentiments = reported.tolist()
+        praise = (encoded.task_probs[:, :3].argmax(dim=1) == 2).tolist()
         drafts = [
-            _Draft.read(i, text, reported[i].tolist(), {k: v[i] for k, v in care.items()}, self)
+            _Draft.read(
+                i, text, sentiments[i], {k: v[i] for k, v in rows.items()}, self, praise=praise[i]
+            )
             for i, (text, _) in enumerate(cleaned)
         ]
-        found = self.quotes(model_texts, [key for d in drafts for key in d.wanted()])
+        found = self.quotes(model_texts, encoded, [key for d in drafts for key in d.wanted()])
         return [
-            d.finish(
-                found, truncated, float(encoded.task_probs[i, offensive_at]), self.model_version
-            )
+            d.finish(found, truncated, offensive[i], self.model_version)
             if text
             else _empty_scores(self.model_version, SentimentProbs(*d.sentiment_probs))
             for i, (d, (text, truncated)) in enumerate(zip(drafts, cleaned, strict=True))
@@ -301,23 +312,24 @@ class _Draft:
         index: int,
         text: str,
         sentiment_probs: list[float],
-        care: dict[str, torch.Tensor],
+        care: dict[str, list[float]],
         scorer: TransformerScorer,
+        *,
+        praise: bool,
     ) -> _Draft:
+        """``praise`` is the built-in sentiment head's reading: the care decisions never
+        depend on an external sentiment model."""
         if not text:
             sentiment_probs = [0.0, 1.0, 0.0]
-        urgency_dist = care["urgency"].tolist()
+        urgency_dist = care["urgency"]
         urgency = _piecewise(0.5 * urgency_dist[1] + urgency_dist[2], scorer._urgency_knots)
-        issue_dist = care["issue"].tolist()
+        issue_dist = care["issue"]
         best = max(range(len(issue_dist)), key=issue_dist.__getitem__)
         kinds = scorer.config.extra.get("signal_kinds", list(SIGNAL_KINDS))
         fired = [
-            (kind, float(p))
-            for kind, p in zip(kinds, care["signals"].tolist(), strict=True)
-            if p >= 0.5
+            (kind, float(p)) for kind, p in zip(kinds, care["signals"], strict=True) if p >= 0.5
         ]
-        needs_reply = float(care["needs_reply"])
-        praise = max(range(3), key=sentiment_probs.__getitem__) == 2
+        needs_reply = care["needs_reply"][0]
         if fired and not praise:
             # A report of one of these needs a human as surely as it is one.
             needs_reply = max(needs_reply, *(p for _, p in fired))
@@ -329,9 +341,9 @@ class _Draft:
             urgency = max(urgency, floor)
         elif fired:
             fired = []  # praise that mentions a past problem is not a live one
-        abusive = float(care["abusive"])
+        abusive = care["abusive"][0]
         # Trolling is abuse with no actionable issue: all three heads must agree.
-        troll = min(float(care["troll"]), abusive, 1.0 - needs_reply)
+        troll = min(care["troll"][0], abusive, 1.0 - needs_reply)
         return cls(
             index=index,
             text=text,
@@ -384,7 +396,11 @@ class _Draft:
             # Reasons only where they explain a priority above low.
             reasons = tuple(s.describe() for s in signals)
             if not reasons and self.issue not in _ACTIONABLE_NONE:
-                reasons = (f"{issue_words}: '{issue_quote}'" if issue_quote else issue_words,)
+                reasons = (
+                    f"issue: {issue_words} ('{issue_quote}')"
+                    if issue_quote
+                    else f"issue: {issue_words}",
+                )
         troll_reasons: tuple[str, ...] = ()
         if self.troll >= 0.5:
             words = found.get((self.index, "abusive", 0), "")

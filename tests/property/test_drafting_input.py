@@ -46,11 +46,11 @@ DEMO_VOICES = [load_voice({"brand": b["name"], **b["voice"]}) for b in BRANDS["b
 SIGNAL_KINDS = (
     "time_pressure",
     "safety",
-    "money",
+    "fraud",
     "outage",
-    "account_security",
+    "account_takeover",
     "legal",
-    "stranded",
+    "disruption",
 )
 # Raw control characters (C0, DEL, C1) and the bidi overrides and isolates that can
 # turn a reply around on the customer's screen.
@@ -75,7 +75,7 @@ scores_strategy = st.builds(
     issue_prob=unit,
     urgency_reasons=st.lists(nasty_text(40), max_size=3).map(tuple),
     troll_reasons=st.lists(
-        st.one_of(nasty_text(40), st.sampled_from(["insult: 'clown'", "offensive language"])),
+        st.one_of(nasty_text(40), st.sampled_from(["abuse with no actionable issue: 'clown'", "offensive language"])),
         max_size=3,
     ).map(tuple),
     signals=st.lists(
