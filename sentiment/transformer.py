@@ -342,8 +342,15 @@ class _Draft:
         elif fired:
             fired = []  # praise that mentions a past problem is not a live one
         abusive = care["abusive"][0]
+        issue = scorer.config.issues[best]
+        if abusive >= 0.5 and issue not in _ACTIONABLE_NONE:
+            # Rude but a real issue: the queue, as surely as the issue head names one.
+            needs_reply = max(needs_reply, issue_dist[best])
         # Trolling is abuse with no actionable issue: all three heads must agree.
         troll = min(care["troll"][0], abusive, 1.0 - needs_reply)
+        if issue not in _ACTIONABLE_NONE:
+            # The issue head names a real problem: no more likely a troll than it is wrong.
+            troll = min(troll, 1.0 - issue_dist[best])
         return cls(
             index=index,
             text=text,

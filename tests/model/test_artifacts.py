@@ -27,7 +27,9 @@ def test_model_card_names_the_weights_checksum_and_every_metric():
     card = (default_model_dir() / "MODEL_CARD.md").read_text()
     assert file_sha256(default_model_dir() / "weights.safetensors") in card
     metrics = json.loads((default_model_dir() / "metrics.json").read_text())
-    for variant in metrics.values():
+    judgment = metrics.pop("judgment")
+    assert set(judgment) == set(metrics) == {"fp32", "int8"}
+    for variant in [*metrics.values(), *judgment.values()]:
         for metric in variant:
             assert metric["name"] in card
 

@@ -80,7 +80,9 @@ def test_draft_adapts_a_remembered_reply_falls_back_and_skips_trolls(db: Path) -
     assert [r["id"] for r in (near, unrelated, troll)] == [1, "two", 3]
     assert isinstance(near["based_on"], dict)
     assert near["based_on"]["author"] == "kim_t"
-    assert near["based_on"]["similarity"] > 0.9
+    # The encoder trained on the care decisions puts these two lost-bag posts at 0.82
+    # (the tweet-only encoder: above 0.9); reply memory adapts above its own threshold.
+    assert near["based_on"]["similarity"] > 0.8
     assert str(near["draft"]).startswith("@sam_f Hi there, we're sorry your bag is lost.")
     assert "kim" not in str(near["draft"]).lower()
     assert unrelated["based_on"] is None

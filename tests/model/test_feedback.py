@@ -50,6 +50,11 @@ def _no_sources(platform: str, use: object):  # type: ignore[no-untyped-def]
     raise AssertionError(f"nothing polls in this test ({platform})")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the judgment model no longer reads profane praise as trolling, the blind spot "
+    "this round trip corrects; it needs a blind spot the current model has",
+)
 def test_the_feedback_round_trip_changes_the_answer_on_a_corrected_post(  # type: ignore[no-untyped-def]
     shared_dir: Path, scorer, tmp_path: Path
 ) -> None:

@@ -75,7 +75,10 @@ scores_strategy = st.builds(
     issue_prob=unit,
     urgency_reasons=st.lists(nasty_text(40), max_size=3).map(tuple),
     troll_reasons=st.lists(
-        st.one_of(nasty_text(40), st.sampled_from(["abuse with no actionable issue: 'clown'", "offensive language"])),
+        st.one_of(
+            nasty_text(40),
+            st.sampled_from(["abuse with no actionable issue: 'clown'", "offensive language"]),
+        ),
         max_size=3,
     ).map(tuple),
     signals=st.lists(
