@@ -44,7 +44,10 @@ def test_replies_whose_answers_are_lost_after_posting_are_never_posted_twice(dep
     deployment.scheduler()
     deployment.wait(lambda c: c.done >= n, timeout=90)
     approved = approve_pending(deployment.sessions)
-    assert len(approved) >= 5, "too few drafts to send for the test to mean much"
+    # Four of the fixture's mentions need a reply under the judgment model (the tweet-only
+    # model drafted five); the refused and failed posts are retried, so five faults still
+    # meet five POSTs, and every fault must be served (below).
+    assert len(approved) >= 4, "too few drafts to send for the test to mean much"
     for fault in (
         Fault.timeout(X_TIMEOUT * 2),  # posted; the answer comes after the client gave up
         Fault.truncated(),  # posted; half the answer
