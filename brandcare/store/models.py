@@ -316,7 +316,8 @@ class ScoreRow(Base):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: The care signals the model found, each with the words it rests on:
     #: ``[{"kind": "outage", "evidence": "the whole thing is dead", "weight": 0.93}]``.
-    signals: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    #: None on rows scored before the judgment model (migration 0008).
+    signals: Mapped[list[dict[str, object]] | None] = mapped_column(JSON, default=list)
     abusive_prob: Mapped[float | None] = mapped_column(Float)
     #: ISO 639-1 code of the mention's language: the inbox filters by it.
     language: Mapped[str] = mapped_column(String(8), default="en", index=True)
