@@ -176,6 +176,14 @@ def dramatiq_args_of(command: list[str], monkeypatch: pytest.MonkeyPatch) -> Any
     execs: list[list[str]] = []
     monkeypatch.setattr(os, "execv", lambda path, args: execs.append(list(args)))
     monkeypatch.setenv("BRANDCARE_BROKER_URL", "redis://127.0.0.1:6379/15")
+    # `brandcare worker` checks its database before it execs: give it a migrated one.
+    import tempfile
+
+    from brandcare.store.migrate import upgrade
+
+    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'brandcare.db'}"
+    upgrade(url)
+    monkeypatch.setenv("BRANDCARE_DATABASE_URL", url)
     before = dict(os.environ)
     try:
         result = CliRunner().invoke(cli, [with_defaults(part) for part in command])
