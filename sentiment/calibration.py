@@ -88,7 +88,7 @@ def _logit(p: float) -> float:
 
 def calibrate(model: CareNetwork, tune: Sequence[CareItem], max_length: int) -> Calibrated:
     """Tune every head's decision point on ``tune`` with the int8 encoder."""
-    from sentiment.transformer import quantize_int8
+    from sentiment.quantize import quantize_int8
 
     production = copy.deepcopy(model.network)
     quantize_int8(production)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sentiment.artifacts import ModelConfig
     from sentiment.care_training import CareConfig
     from sentiment.judgment import JudgmentReport
-    from sentiment.train import TrainConfig
+    from sentiment.recipe import TrainConfig
 
 
 @dataclass(frozen=True, slots=True)

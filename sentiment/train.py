@@ -25,7 +25,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,49 +45,9 @@ from sentiment.encoder import (
 )
 from sentiment.judgment import Decide
 from sentiment.network import TASK_LABELS, TaskNetwork
+from sentiment.recipe import TrainConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters; the defaults produce the committed artifacts."""
-
-    seed: int = 13
-    epochs: int = 2
-    batch_size: int = 32
-    lr: float = 5e-5
-    head_lr: float = 1e-3
-    weight_decay: float = 0.01
-    #: 0: fine-tune every weight of the unfrozen layers (stored as int8 deltas);
-    #: > 0: LoRA adapters of this rank instead (smaller, measured weaker here).
-    lora_rank: int = 0
-    lora_alpha: float = 32.0
-    lora_dropout: float = 0.1
-    frozen_layers: int = 0
-    max_length: int = 128
-    threads: int = 2
-    #: Examples per task per epoch at most (hate and reason are auxiliary).
-    task_caps: dict[str, int] = field(
-        default_factory=lambda: {
-            # Airline plus TweetEval's full train and val splits are about 57,000 tweets;
-            # a seeded 30,000 keep stage 1 under an hour on two CPU cores.
-            "sentiment": 30000,
-            "hate": 3000,
-            "reason": 3000,
-            "offensive": 8000,
-        }
-    )
-    task_weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "sentiment": 1.0,
-            "offensive": 1.0,
-            "hate": 0.5,
-            "irony": 0.5,
-            "emotion": 0.5,
-            "reason": 0.5,
-        }
-    )
 
 
 @dataclass
@@ -306,7 +266,7 @@ def _folds(labels: Sequence[str], k: int, seed: int) -> list[np.ndarray]:
     return [np.array(sorted(f)) for f in folds]
 
 
-#: What a feedback refit (``sentiment.feedback_train``) uses when it refits a care head
+#: What a feedback refit (``sentiment.feedback.train``) uses when it refits a care head
 #: as a logistic regression on the pooled embedding of this encoder.
 FEEDBACK_HYPER = {
     "needs_reply": "C=0.1 balanced=True threshold=0.500",

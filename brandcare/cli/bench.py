@@ -64,8 +64,8 @@ def bench_feedback(
 ) -> None:
     """Learning from corrections: simulated inboxes' corrections, retrained on, before/after."""
     from sentiment.data import DatasetMissingError
-    from sentiment.feedback_bench import SCENARIOS, run_feedback_benchmark
-    from sentiment.feedback_train import FeedbackConfig
+    from sentiment.feedback.bench import SCENARIOS, run_feedback_benchmark
+    from sentiment.feedback.config import FeedbackConfig
 
     settings = load_settings()
     check_shared(shared)

@@ -123,7 +123,7 @@ def train(
     """
     from sentiment.care_training import CareConfig
     from sentiment.data import DatasetMissingError
-    from sentiment.train import TrainConfig
+    from sentiment.recipe import TrainConfig
     from sentiment.train import train as run_training
 
     settings = load_settings()
@@ -171,10 +171,10 @@ def _train_feedback(
     eval_limit: int | None,
 ) -> None:
     from sentiment.artifacts import ArtifactError
-    from sentiment.corrections import CorrectionsFileError
     from sentiment.data import DatasetMissingError
-    from sentiment.feedback_eval import format_report
-    from sentiment.feedback_train import FeedbackConfig, FeedbackError, train_with_feedback
+    from sentiment.feedback.corrections import CorrectionsFileError
+    from sentiment.feedback.evaluate import format_report
+    from sentiment.feedback.train import FeedbackConfig, FeedbackError, train_with_feedback
 
     config = FeedbackConfig(base_limit=base_limit, eval_limit=eval_limit)
     try:
@@ -262,14 +262,14 @@ def _evaluate_feedback(
     limit: int | None,
 ) -> None:
     from sentiment.artifacts import ArtifactError, default_model_dir, file_sha256, load_config
-    from sentiment.corrections import (
+    from sentiment.feedback.corrections import (
         HELDOUT_FRACTION,
         SPLIT_SEED,
         CorrectionsFileError,
         read_corrections,
         split_corrections,
     )
-    from sentiment.feedback_eval import compare, format_report
+    from sentiment.feedback.evaluate import compare, format_report
     from sentiment.transformer import TransformerScorer
 
     try:

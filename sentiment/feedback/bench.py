@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sentiment.corrections import model_answer
 from sentiment.data import CareItem, Corpus, load_corpus
-from sentiment.feedback_eval import format_report
-from sentiment.feedback_train import FeedbackConfig, train_with_feedback
+from sentiment.feedback.corrections import model_answer
+from sentiment.feedback.evaluate import format_report
+from sentiment.feedback.train import FeedbackConfig, train_with_feedback
 from sentiment.transformer import TransformerScorer
 
 #: Share of the care hold-out that plays the inbox.

@@ -165,3 +165,8 @@ def model_answer(scores: Scores, field: str) -> str:
     if field == "troll":
         return "true" if scores.troll_prob >= PROB_DECISION else "false"
     raise KeyError(field)
+
+
+def of_field(corrections: Sequence[Correction], name: str) -> list[Correction]:
+    """The corrections of one label; each head learns from its own."""
+    return [c for c in corrections if c.field == name]

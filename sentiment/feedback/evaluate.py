@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sentiment.base import Scorer
-from sentiment.corrections import LABELS, CorrectionSplit, model_answer
 from sentiment.data import Corpus
 from sentiment.evaluate import Metric, evaluate_scorer
+from sentiment.feedback.corrections import LABELS, CorrectionSplit, model_answer
 from sentiment.text import clean_text
 
 #: A validation metric may fall by at most this much (1 point) after retraining.

@@ -26,13 +26,13 @@ from brandcare.store.migrate import upgrade
 from brandcare.store.models import BrandRow, MentionRow, ScoreRow
 from brandcare.store.scores import latest_score_of_mention
 from sentiment.artifacts import default_model_dir, file_sha256, load_config
-from sentiment.corrections import (
+from sentiment.feedback.bench import PROFANE_PRAISE
+from sentiment.feedback.corrections import (
     CorrectionsFileError,
     is_heldout,
     parse_corrections,
     split_corrections,
 )
-from sentiment.feedback_bench import PROFANE_PRAISE
 from sentiment.transformer import TransformerScorer
 
 pytestmark = [pytest.mark.model, pytest.mark.shared]
