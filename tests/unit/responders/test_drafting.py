@@ -7,17 +7,10 @@ from hypothesis import strategies as st
 
 from listener.base import ReplyRules
 from listener.registry import reply_rules
-from responders.drafting import (
-    TEMPLATES,
-    LimitTooSmall,
-    NotDraftable,
-    check_templates,
-    choose_template,
-    draft_reply,
-    reply_length,
-)
+from responders.drafting import LimitTooSmall, NotDraftable, draft_reply, reply_length
 from responders.policy import Action, Decision, decide
 from responders.privacy import contains_personal_data
+from responders.templates import TEMPLATES, check_templates, choose_template
 from responders.voice import Voice
 from sentiment.base import ISSUES, Scores, Sentiment, Signal
 from tests.unit.responders.builders import VOICE, make_mention, make_scores
