@@ -45,13 +45,11 @@ from responders.drafting import DraftingError, draft_reply
 from responders.policy import Action, decide
 from responders.privacy import find_personal_data
 from responders.retrieval import (
-    EXACT_LIMIT,
-    ExactIndex,
-    IvfIndex,
     Match,
     PastReply,
     draft_from_matches,
 )
+from responders.vector_index import EXACT_LIMIT, ExactIndex, IvfIndex
 from responders.voice import Voice
 from sentiment.transformer import TransformerScorer
 

@@ -26,13 +26,11 @@ from responders.retrieval import (
     CANDIDATES,
     DEFAULT_THRESHOLD,
     Adapted,
-    GrowingIndex,
     Match,
     PastReply,
     draft_from_matches,
-    from_bytes,
-    to_bytes,
 )
+from responders.vector_index import GrowingIndex, from_bytes, to_bytes
 from responders.voice import Voice
 from sentiment.base import Embedder
 

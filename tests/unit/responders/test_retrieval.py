@@ -12,17 +12,14 @@ from listener.base import Author, Mention
 from listener.registry import reply_rules
 from responders.privacy import find_personal_data
 from responders.retrieval import (
-    ExactIndex,
-    GrowingIndex,
     Match,
     NotAdaptable,
     PastReply,
     adapt,
     draft_from_matches,
-    from_bytes,
     leaks,
-    to_bytes,
 )
+from responders.vector_index import ExactIndex, GrowingIndex, from_bytes, to_bytes
 from responders.voice import Voice
 
 VOICE = Voice(brand="Skyway Air", products=("Skyway Plus",))
