@@ -2,7 +2,8 @@
 
 Lost work after a session ends, the cursor of ``e``, claims on intent, the API docs
 under our CSP, the phone layout at 390 x 844, density at 1400 px (screenshots kept in
-``build/test-output`` for the README), long posts, and axe-core's accessibility check.
+``build/test-output``, or in ``docs/screenshots`` for the README and docs/inbox.md with
+``BRANDCARE_TEST_OUTPUT=docs/screenshots``), long posts, and axe-core's accessibility check.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A local fake Bluesky (a PDS with the AppView methods it proxies) for the atproto SDK.
 
-Why a fake and not the reference server: see the README's "Bluesky tests". Nothing was
+Why a fake and not the reference server: see docs/sources.md, "Bluesky tests". Nothing was
 recorded from Bluesky for these tests, so every answer is built from the lexicon
 schemas the atproto SDK ships, and ``tests/integration/listener/test_bluesky_source.py``
 checks the shapes against the SDK's models generated from those schemas (strictly):
