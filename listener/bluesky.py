@@ -12,6 +12,10 @@ The list methods are read as JSON and each item checked on its own: the SDK's mo
 would refuse the whole page for one item with a field missing, and that page would then
 fail every poll. Every SDK and httpx exception is translated here, once, into
 ``listener.errors``.
+
+One module by design (``listener.base``: a platform is one plug-in file): reading,
+paging, cursors, posting and error translation for Bluesky are one idea, so it runs
+past the project's 500-line guide rather than being split across files.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Cursors come from listings (the newest item's fullname and ``created_utc``), nev
 praw's streams: a stream keeps its position only in memory and replays up to 100 old
 items when it starts. Every praw and prawcore exception is translated here, once, into
 ``listener.errors``.
+
+One module by design (``listener.base``: a platform is one plug-in file): reading,
+paging, cursors, posting and error translation for Reddit are one idea, so it runs
+past the project's 500-line guide rather than being split across files.
 """
 
 from __future__ import annotations

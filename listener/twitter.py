@@ -5,6 +5,10 @@ account's mentions timeline), posts replies with user-context OAuth 1.0a keys. C
 are ``since_id`` values: the newest tweet id seen, so the next poll never re-reads what
 an earlier one covered. Every tweepy and requests exception is translated here, once,
 into ``listener.errors``.
+
+One module by design (``listener.base``: a platform is one plug-in file): reading,
+paging, cursors, posting and error translation for X are one idea, so it runs
+past the project's 500-line guide rather than being split across files.
 """
 
 from __future__ import annotations
