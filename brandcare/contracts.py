@@ -5,6 +5,8 @@
 ``brandcare import conversations`` validates its lines here too (``parse_requests``).
 Input lines are validated before anything is scored, so a malformed file produces no
 partial output: the command reports every bad line (up to a limit) and exits 2.
+``POST /api/v1/score`` takes the same objects as a JSON list (``parse_items``): the same
+rules and messages, an item named by its index instead of a line number.
 """
 
 from __future__ import annotations
@@ -53,26 +55,33 @@ class DraftRequest(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class LineError:
-    """A malformed input line and what is wrong with it."""
+    """A malformed input line (or list item, numbered from 0) and what is wrong with it."""
 
     line: int
     message: str
+    unit: str = "line"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        where = f"items[{self.line}]" if self.unit == "item" else f"{self.unit} {self.line}"
+        return f"{where}: {self.message}"
 
 
 class MalformedInputError(ValueError):
-    """Input lines that do not follow the contract; nothing was scored."""
+    """Input lines (or items) that do not follow the contract; nothing was scored."""
 
     def __init__(
-        self, errors: Sequence[LineError], total: int, expected: str = SCORE_SHAPE
+        self,
+        errors: Sequence[LineError],
+        total: int,
+        expected: str = SCORE_SHAPE,
+        unit: str = "line",
     ) -> None:
         self.errors = list(errors)
+        self.total = total
         more = f" (and {total - len(errors)} more)" if total > len(errors) else ""
         lines = "\n".join(f"  {e}" for e in errors)
         super().__init__(
-            f"{total} malformed input line(s){more}; expected {expected} per line:\n{lines}"
+            f"{total} malformed input {unit}(s){more}; expected {expected} per {unit}:\n{lines}"
         )
 
 
@@ -101,24 +110,9 @@ def parse_requests(lines: Iterable[str], model: type[_Request], expected: str) -
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
-        problem: str | None = None
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            # Some of json's messages end in "at" ("Invalid control character at").
-            problem = f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
-        except ValueError:  # valid syntax, but a number of more than 4,300 digits
-            problem = "not readable JSON (a number is too long)"
-        except RecursionError:
-            problem = "not readable JSON (nested too deeply)"
-        else:
-            if not isinstance(value, dict):
-                problem = f"expected a JSON object, got {type(value).__name__}"
-            else:
-                try:
-                    requests.append(model.model_validate(value))
-                except ValidationError as exc:
-                    problem = _describe(exc)
+        value, problem = load_json(raw)
+        if problem is None:
+            problem = _check(value, model, requests)
         if problem is not None:
             total_errors += 1
             if len(errors) < MAX_REPORTED_ERRORS:
@@ -126,6 +120,49 @@ def parse_requests(lines: Iterable[str], model: type[_Request], expected: str) -
     if total_errors:
         raise MalformedInputError(errors, total_errors, expected)
     return requests
+
+
+def parse_items(items: Sequence[object], model: type[_Request], expected: str) -> list[_Request]:
+    """Validate already-decoded objects (a JSON list's items) as ``model`` by the lines'
+    rules; raise MalformedInputError naming the bad ones by index (``items[3]``)."""
+    requests: list[_Request] = []
+    errors: list[LineError] = []
+    total_errors = 0
+    for index, value in enumerate(items):
+        problem = _check(value, model, requests)
+        if problem is not None:
+            total_errors += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(LineError(index, problem, "item"))
+    if total_errors:
+        raise MalformedInputError(errors, total_errors, expected, "item")
+    return requests
+
+
+def load_json(raw: str | bytes) -> tuple[Any, str | None]:
+    """The JSON value of ``raw``, or None and what keeps it from being read, in words."""
+    try:
+        return json.loads(raw), None
+    except json.JSONDecodeError as exc:
+        # Some of json's messages end in "at" ("Invalid control character at").
+        return None, f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    except UnicodeDecodeError as exc:  # bytes that are not UTF-8 (a subclass of ValueError)
+        return None, f"not UTF-8 text (byte {exc.start}): {exc.reason}"
+    except ValueError:  # valid syntax, but a number of more than 4,300 digits
+        return None, "not readable JSON (a number is too long)"
+    except RecursionError:
+        return None, "not readable JSON (nested too deeply)"
+
+
+def _check(value: object, model: type[_Request], into: list[_Request]) -> str | None:
+    """Append ``value`` validated as ``model`` to ``into``; else what is wrong with it."""
+    if not isinstance(value, dict):
+        return f"expected a JSON object, got {type(value).__name__}"
+    try:
+        into.append(model.model_validate(value))
+    except ValidationError as exc:
+        return _describe(exc)
+    return None
 
 
 def score_records(scorer: Scorer, requests: Sequence[ScoreRequest]) -> list[dict[str, Any]]:

@@ -3,8 +3,10 @@
 Shared by ``brandcare users ...`` and the web UI. Passwords are hashed with Argon2id
 (argon2-cffi's defaults follow RFC 9106's recommendation); API and session tokens are
 random 256-bit values of which only a SHA-256 is stored, so the database alone never
-lets anyone in. A wrong username and a wrong password take the same time and give the
-same answer, so neither can be probed.
+lets anyone in. An API token carries scopes (``TOKEN_SCOPES``): ``inbox`` (the inbox's
+routes, as the user's role allows) and ``score`` (scoring as a service), so a scoring
+integration holds a token that cannot read a customer's post. A wrong username and a
+wrong password take the same time and give the same answer, so neither can be probed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -19,12 +22,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from brandcare.store.models import USER_ROLES, UserRow, WebSessionRow, utcnow
+from brandcare.store.models import TOKEN_SCOPES, USER_ROLES, UserRow, WebSessionRow, utcnow
 
 _hasher = PasswordHasher()
 #: Verified against when the username is unknown, so both failures cost the same.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 MIN_PASSWORD_LENGTH = 10
+#: A token's scopes when none are asked for: the access tokens always had.
+DEFAULT_SCOPES: tuple[str, ...] = ("inbox",)
 
 
 class UserError(ValueError):
@@ -47,6 +52,14 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """The bearer of an API token: its user, and what the token may do."""
+
+    user: User
+    scopes: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -112,22 +125,46 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return _user(row)
 
 
-def issue_token(session: Session, username: str) -> str:
-    """A new API token for the user (the old one stops working); shown once, stored hashed."""
+def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The scopes in ``TOKEN_SCOPES`` order, once each; UserError for none or an unknown one."""
+    wanted = set(scopes)
+    unknown = sorted(wanted - set(TOKEN_SCOPES))
+    if unknown:
+        raise UserError(
+            f"unknown token scope {unknown[0]!r}: use one or more of {', '.join(TOKEN_SCOPES)}"
+        )
+    if not wanted:
+        raise UserError(f"a token needs at least one scope: {', '.join(TOKEN_SCOPES)}")
+    return tuple(s for s in TOKEN_SCOPES if s in wanted)
+
+
+def issue_token(session: Session, username: str, scopes: Iterable[str] = DEFAULT_SCOPES) -> str:
+    """A new API token for the user with ``scopes`` (the old one stops working); shown
+    once, stored hashed."""
+    chosen = check_scopes(scopes)
     row = session.scalars(select(UserRow).where(UserRow.username == username)).first()
     if row is None or row.disabled:
         raise UserError(f"no active user {username!r}")
     token = "bc_" + secrets.token_urlsafe(32)
     row.api_token_hash = _digest(token)
+    row.api_token_scopes = " ".join(chosen)
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The active user an API token belongs to."""
+def token_for(session: Session, token: str) -> ApiToken | None:
+    """The active user an API token belongs to, with the token's scopes."""
     row = session.scalars(
         select(UserRow).where(UserRow.api_token_hash == _digest(token), UserRow.disabled.is_(False))
     ).first()
-    return _user(row) if row else None
+    if row is None:
+        return None
+    return ApiToken(_user(row), frozenset(row.api_token_scopes.split()))
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user an API token belongs to (whatever its scopes)."""
+    found = token_for(session, token)
+    return found.user if found else None
 
 
 def start_session(session: Session, user: User, lifetime: dt.timedelta) -> tuple[str, WebSession]:

@@ -161,13 +161,30 @@ def users_add(
 
 
 @users_app.command("token")
-def users_token(username: Annotated[str, typer.Argument(help="login name")]) -> None:
-    """Issue a new API token for the user (the old one stops working); printed once."""
-    from brandcare.agents.users import UserError, issue_token
+def users_token(
+    username: Annotated[str, typer.Argument(help="login name")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="what the token may do, repeatable: inbox (the inbox's API routes, as the "
+            "user's role allows; the default) and score (POST /api/v1/score)"
+        ),
+    ] = None,
+) -> None:
+    """Issue a new API token for the user (the old one stops working); printed once.
+
+    A scoring integration wants `--scope score` alone: its token scores texts and reads
+    nothing of the inbox. `--scope inbox --scope score` gives both.
+    """
+    from brandcare.agents.users import DEFAULT_SCOPES, UserError, check_scopes, issue_token
 
     try:
+        scopes = check_scopes(scope or DEFAULT_SCOPES)
+    except UserError as exc:
+        raise fail(f"--scope: {exc}", Code.USAGE) from exc
+    try:
         with _users_tx() as s:
-            token = issue_token(s, username)
+            token = issue_token(s, username, scopes)
     except UserError as exc:
         raise _user_error(exc) from exc
     typer.echo(token)
@@ -191,11 +208,11 @@ def users_disable(
 
 @users_app.command("list")
 def users_list() -> None:
-    """Accounts and their roles."""
+    """Accounts, their roles and their API token's scopes."""
     from brandcare.agents.users import list_users
 
     with _users_tx() as s:
         for u in list_users(s):
             state = "disabled" if u.disabled else "active"
-            token = "token" if u.api_token_hash else "-"
+            token = f"token: {u.api_token_scopes.replace(' ', ',')}" if u.api_token_hash else "-"
             typer.echo(f"{u.username:<24} {u.role:<10} {state:<9} {token}")

@@ -45,6 +45,9 @@ DRAFT_STATES: Final = ("pending", "approved", "sending", "sent", "failed", "reje
 REPLY_STATES: Final = ("sending", "posted", "unknown", "refused")
 ALERT_STATES: Final = ("open", "resolved")
 USER_ROLES: Final = ("agent", "marketing", "admin")
+#: What an API token may do: read and act on the inbox (as its user's role allows), and
+#: score texts (``POST /api/v1/score``). A token issued without scopes has ``inbox``.
+TOKEN_SCOPES: Final = ("inbox", "score")
 QUERY_KINDS: Final = ("search", "mentions", "subreddit", "inbox", "replay")
 SENTIMENTS: Final = ("negative", "neutral", "positive")
 URGENCY_LEVELS: Final = ("low", "medium", "high")
@@ -486,6 +489,9 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="agent")
     api_token_hash: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: The token's ``TOKEN_SCOPES``, space-separated. Tokens issued before scopes existed
+    #: keep the inbox, as before, and may not score (migration 0010).
+    api_token_scopes: Mapped[str] = mapped_column(String(64), default="inbox")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 

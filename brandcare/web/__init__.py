@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brandcare.agents.review import send_approved
 from brandcare.config import Settings
+from brandcare.ops.layout import scoring_layout
 from brandcare.pipeline import runtime
-from brandcare.web import admin, api, apidocs, metrics, pages
+from brandcare.web import admin, api, apidocs, metrics, pages, scoring
 from brandcare.web.methods import HeadAndOptions
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 from brandcare.web.throttle import LoginThrottle
@@ -73,12 +74,18 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.state.pipeline = pipeline  # a requeue asks the platform through its sources
     app.state.send = send or background_sender(settings)
     app.state.login_throttle = LoginThrottle()
+    # Loaded by the first POST /api/v1/score, never before: a worker nobody asks to
+    # score never imports torch. As many batches at once as the scorer has lanes.
+    app.state.scoring = scoring.ScoringService(
+        pipeline.scorer, threads=scoring_layout(settings, worker_threads=1).lanes
+    )
     app.add_middleware(HeadAndOptions)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(api.router)
+    app.include_router(scoring.router)
     app.include_router(metrics.router)
     app.include_router(apidocs.router)
 

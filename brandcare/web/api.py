@@ -1,8 +1,9 @@
 """The JSON API: everything the inbox does, for scripts and other tools.
 
 Authenticated with per-user bearer tokens (``brandcare users token NAME``), never
-cookies, so it needs no CSRF token. Roles are the pages' roles. FastAPI describes it at
-``/api/openapi.json`` (and ``/api/docs``).
+cookies, so it needs no CSRF token. Roles are the pages' roles; these routes also want
+the token's ``inbox`` scope (``web.scoring``'s route wants ``score``). FastAPI describes
+it at ``/api/openapi.json`` (and ``/api/docs``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Pages use a server-side session (cookie ``bc_session``: HttpOnly, SameSite=Lax,
 Secure by default) and every form carries the session's CSRF token, checked on every
 POST. The JSON API takes ``Authorization: Bearer <token>`` only, never the cookie, so
-a cross-site request cannot ride an agent's login.
+a cross-site request cannot ride an agent's login; each route also asks for a scope of
+the token (``inbox`` or ``score``), so a scoring integration's token reads no post.
 """
 
 from __future__ import annotations
@@ -212,26 +213,51 @@ ReadAdmin = Annotated[users.WebSession, Depends(admin)]
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="token",
-    description="A user's API token: `brandcare users token NAME` (shown once).",
+    description=(
+        "A user's API token: `brandcare users token NAME` (shown once); its scopes say what "
+        "it may do: `--scope inbox` (the default) and `--scope score` (POST /api/v1/score)."
+    ),
 )
 
 
-def api_user(
+def api_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> users.User:
-    """The user of a bearer token; 401 otherwise."""
-    user = None
+) -> users.ApiToken:
+    """The bearer of a valid token (its user and scopes); 401 otherwise."""
+    found = None
     if credentials is not None and credentials.credentials.strip():
         with tx(request) as s:
-            user = users.user_for_token(s, credentials.credentials.strip())
-    if user is None:
+            found = users.token_for(s, credentials.credentials.strip())
+    if found is None:
         raise HTTPException(
             401,
             "send a valid API token: 'Authorization: Bearer <token>' (brandcare users token NAME)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return user
+    return found
+
+
+ApiToken = Annotated[users.ApiToken, Depends(api_token)]
+
+
+def require_scope(token: users.ApiToken, scope: str, what: str) -> users.User:
+    """The token's user when the token has ``scope``; else 403 naming the scope and the
+    command that issues a token with it (which replaces the user's current token)."""
+    if scope not in token.scopes:
+        held = " ".join(f"--scope {s}" for s in sorted(token.scopes | {scope}))
+        raise HTTPException(
+            403,
+            f"this API token has no '{scope}' scope ({what}): issue one that has it with "
+            f"`brandcare users token {token.user.username} {held}` where brandcare runs (it "
+            "replaces the current token)",
+        )
+    return token.user
+
+
+def api_user(token: ApiToken) -> users.User:
+    """The user of a token with the inbox scope; 401 without a token, 403 without the scope."""
+    return require_scope(token, "inbox", "needed for the inbox's routes")
 
 
 ApiUser = Annotated[users.User, Depends(api_user)]
@@ -244,6 +270,15 @@ def api_reviewer(user: ApiUser) -> users.User:
 
 
 ApiReviewer = Annotated[users.User, Depends(api_reviewer)]
+
+
+def api_scorer(token: ApiToken) -> users.User:
+    """The user of a token with the score scope, whatever their role: scoring reads and
+    changes nothing of the inbox."""
+    return require_scope(token, "score", "needed to score texts")
+
+
+ApiScorer = Annotated[users.User, Depends(api_scorer)]
 
 
 def set_session_cookie(response: Response, token: str, conf: Settings) -> None:

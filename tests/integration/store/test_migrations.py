@@ -124,3 +124,43 @@ def test_downgrading_0007_turns_refused_replies_into_unknown_ones(
         upgrade(url)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0010_tokens_issued_before_scopes_keep_the_inbox_and_never_score(
+    backend: str, fresh_url: Callable[[str], str]
+) -> None:
+    """Down to 0009 (no scopes) a scoring-only token is revoked rather than let into the
+    inbox; back up, every surviving token has the inbox scope alone, as before 0010."""
+    from brandcare.agents import users
+    from brandcare.store import session_factory
+
+    url = fresh_url(backend)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine)
+        with transaction(sessions) as s:
+            for name in ("old", "svc", "both"):
+                users.add_user(s, name, "correct horse battery", "agent")
+            tokens = {
+                "old": users.issue_token(s, "old"),
+                "svc": users.issue_token(s, "svc", ["score"]),
+                "both": users.issue_token(s, "both", ["score", "inbox"]),
+            }
+        with transaction(sessions) as s:
+            both = users.token_for(s, tokens["both"])
+        assert both is not None
+        assert (both.user.username, both.scopes) == ("both", frozenset({"inbox", "score"}))
+        engine.dispose()
+        downgrade(url, "0009")
+        upgrade(url)
+        with transaction(sessions) as s:
+            scopes = {name: users.token_for(s, token) for name, token in tokens.items()}
+        assert scopes["svc"] is None
+        assert scopes["old"] is not None
+        assert scopes["old"].scopes == frozenset({"inbox"})
+        assert scopes["both"] is not None
+        assert scopes["both"].scopes == frozenset({"inbox"})
+    finally:
+        engine.dispose()
