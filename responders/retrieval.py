@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 #: Cosine similarity (scorer's encoder) from which a past reply is adapted rather than a
 #: template used. Chosen by ``brandcare bench drafts``: the strictest threshold within a
 #: point of the best score, leaving each earlier conversation out of the memory in turn
-#: (the sweep is in the README). Unrelated topics score about 0.0-0.2 with this encoder.
+#: (the sweep is in docs/drafts.md). Unrelated topics score about 0.0-0.2 with this encoder.
 DEFAULT_THRESHOLD = 0.45
 
 #: How many nearest past replies are tried, best first, before falling back.

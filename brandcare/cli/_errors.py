@@ -3,7 +3,7 @@
 Missing or old schema, a wrong database or broker URL, a server that does not answer,
 a busy port, a missing model, an unknown brand or draft, bad flags: each is one line on
 standard error naming what is wrong and the command that fixes it, with its own exit
-code (``Code``; the README's "Exit codes" lists them). A traceback is left for what no
+code (``Code``; docs/pipeline.md's "Exit codes" lists them). A traceback is left for what no
 user can cause: a bug.
 """
 

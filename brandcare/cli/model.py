@@ -44,8 +44,8 @@ def score(
 ) -> None:
     """Score mentions: one JSON line out per line in.
 
-    The contract (fields, validation, errors) is in brandcare/contracts.py and the
-    README's "The scorer". Loading the model takes seconds (`brandcare bench startup`
+    The contract (fields, validation, errors) is in brandcare/contracts.py and
+    docs/scorer.md. Loading the model takes seconds (`brandcare bench startup`
     measures it): send many texts to one call rather than one call a text.
     """
     from brandcare.contracts import MalformedInputError, parse_lines, score_records

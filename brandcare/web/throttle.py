@@ -8,7 +8,7 @@ password is hashed, so a flood of guesses cannot pin the CPU with Argon2 either.
 
 The counts live in this process: one web process (the compose file runs one) sees
 every attempt. Behind several web processes, each counts alone, so the proxy in
-front should rate-limit ``POST /login`` as well (README, threat model).
+front should rate-limit ``POST /login`` as well (docs/security.md, "Threat model").
 """
 
 from __future__ import annotations
