@@ -45,6 +45,40 @@ def bench_startup(
     typer.echo(run_startup_benchmark(runs))
 
 
+@bench_app.command("score-api")
+def bench_score_api(
+    texts: Annotated[int, typer.Option(help="texts scored each way", min=1)] = 2000,
+    batch: Annotated[int, typer.Option(help="texts per request", min=1, max=256)] = 64,
+    requests: Annotated[
+        int, typer.Option(help="requests of 1 and of --batch texts for the latencies", min=1)
+    ] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="print the numbers as JSON")] = False,
+) -> None:
+    """Scoring as a service (POST /api/v1/score on `brandcare serve`) against `brandcare score`.
+
+    The same texts in the same run: texts/s in batches of --batch against one `brandcare
+    score` process (start-up included), and p50/p95 latency for 1 and --batch texts.
+    """
+    import json
+
+    from brandcare.bench.score_api import (
+        ModelMissingError,
+        ScoreApiBenchError,
+        report,
+        run_score_api_benchmark,
+    )
+
+    # The tables are the output: no line per request or migration step around them.
+    logs.configure("WARNING", load_settings().log_format)
+    try:
+        result = run_score_api_benchmark(texts, batch, requests)
+    except ModelMissingError as exc:
+        raise fail(str(exc), Code.MODEL) from exc
+    except ScoreApiBenchError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(json.dumps(result.as_json(), indent=2) if as_json else report(result))
+
+
 @bench_app.command("feedback")
 def bench_feedback(
     shared: Annotated[Path | None, typer.Option(help="the shared folder holding datasets/")] = None,

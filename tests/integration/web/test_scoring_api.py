@@ -31,6 +31,7 @@ from brandcare.web import create_app
 from brandcare.web.scoring import MAX_BODY_BYTES, MAX_ITEMS, ScoreBatchOut, ScoredOut
 from sentiment.base import Scorer
 from tests.conftest import REPO
+from tests.contract import ADDED_KEYS, SCORE_KEYS
 from tests.integration.web.conftest import PASSWORD
 
 pytestmark = pytest.mark.model
@@ -123,7 +124,7 @@ def test_the_records_are_brandcare_score_s_in_order(api: Api, scorer: Scorer) ->
     assert [x["id"] for x in body["items"]] == [1, "t-2", 3, "long", 5]
     # The documented schema is the records' exact shape: no field missing or unnamed.
     ScoreBatchOut.model_validate(body)
-    assert set(body["items"][0]) == set(ScoredOut.model_fields)
+    assert set(body["items"][0]) == set(ScoredOut.model_fields) == SCORE_KEYS | ADDED_KEYS
     # The same texts, one per request: the same records (a batch of one is a batch too).
     one = api.post({"items": ITEMS[:1]})
     assert one.json()["items"] == cli_records(scorer, ITEMS[:1])
