@@ -44,6 +44,7 @@ from brandcare.store.models import (
     utcnow,
 )
 from brandcare.web import views
+from brandcare.web.icons import platform_icon
 from brandcare.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -57,7 +58,7 @@ from brandcare.web.security import (
     tx,
 )
 from brandcare.web.throttle import LoginThrottle
-from listener.registry import label
+from listener.registry import label, live_platforms
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -76,6 +77,7 @@ templates.env.filters.update(
 templates.env.globals.update(
     sla_status=views.sla_status,
     platform_label=label,
+    platform_icon=platform_icon,
     correctable=feedback.ALLOWED_VALUES,
     held_by_other=inbox.held_by_other,
 )
@@ -127,16 +129,26 @@ def error_page(request: Request, status_code: int, message: str) -> HTMLResponse
     )  # fmt: skip
 
 
+def platform_choices(s: Session) -> list[str]:
+    """The inbox's platform filter: every real platform (X, Reddit, Mastodon, Bluesky, by
+    name) whether or not a query watches it yet, then any other source a query names (a
+    replayed file); stored names, shown with ``label``."""
+    live = sorted(live_platforms(), key=label)
+    others = sorted(set(s.scalars(select(QueryRow.platform).distinct())) - set(live))
+    return live + others
+
+
 def _filters(p: InboxQuery, s: Session) -> tuple[inbox.InboxFilter, dict[str, str]]:
     """The inbox filter from query parameters; unknown values are dropped, not trusted."""
     brand_id = None
     if p.brand:
         brand_id = s.scalars(select(BrandRow.id).where(BrandRow.slug == p.brand)).first()
     lang = p.lang if re.fullmatch(r"[a-z]{2,3}", p.lang) else ""
+    platform = p.platform if p.platform in platform_choices(s) else ""
     f = inbox.InboxFilter(
         lane=p.lane if p.lane in inbox.LANES else "pending",
         brand_id=brand_id,
-        platform=p.platform or None,
+        platform=platform or None,
         sentiment=p.sentiment if p.sentiment in SENTIMENTS else None,
         urgency_level=p.urgency if p.urgency in URGENCY_LEVELS else None,
         text=p.q[:200] or None,
@@ -145,7 +157,7 @@ def _filters(p: InboxQuery, s: Session) -> tuple[inbox.InboxFilter, dict[str, st
     params = {
         "lane": f.lane,
         "brand": p.brand if brand_id else "",
-        "platform": p.platform,
+        "platform": platform,
         "sentiment": f.sentiment or "",
         "urgency": f.urgency_level or "",
         "lang": lang,
@@ -239,7 +251,7 @@ def _inbox_context(s: Session, ws: users.WebSession, p: InboxQuery) -> dict[str,
         "query": urlencode({k: v for k, v in params.items() if v and k != "lane"}),
         "brands": inbox.brands(s),
         "show_brand": not params["brand"] and len(inbox.brands(s)) > 1,
-        "platforms": sorted(set(s.scalars(select(QueryRow.platform).distinct()))),
+        "platforms": platform_choices(s),
         "sentiments": SENTIMENTS,
         "urgencies": URGENCY_LEVELS,
         "languages": inbox.languages(s),

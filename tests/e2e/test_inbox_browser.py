@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import expect
+from sqlalchemy import update
 
+from brandcare.store import transaction
+from brandcare.store.models import MentionRow
 from tests.integration.web.conftest import PASSWORD, XSS_TEXT
 
 
@@ -78,3 +81,38 @@ def test_the_queue_updates_without_a_reload(browser, served) -> None:  # type: i
     other.post(f"/drafts/{site.drafts['big']}/reject", data={"csrf_token": token, "reason": "dup"})
     expect(rows).to_have_count(before - 1, timeout=12_000)  # HTMX polls every 5 s
     assert page.url == f"{base}/inbox"  # no navigation happened
+
+
+def test_each_row_names_its_platform_with_an_icon_the_reader_skips(  # type: ignore[no-untyped-def]
+    browser, served, output_dir: Path
+) -> None:
+    site, base = served
+    for external_id, platform in (("bag", "bluesky"), ("big", "mastodon"), ("bag2", "reddit")):
+        mention_id = site.mention_ids[external_id]
+        with transaction(site.pipeline.sessions) as s:
+            s.execute(
+                update(MentionRow).where(MentionRow.id == mention_id).values(platform=platform)
+            )
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _sign_in(page, base)
+    row = page.locator(f'tr.row[data-draft="{site.drafts["bag"]}"]')
+    badge = row.locator(".platform-bluesky")
+    expect(badge).to_have_text("Bluesky")  # written out, not left to the icon or a colour
+    icon = badge.locator("svg.picon")
+    box = icon.bounding_box()
+    assert box is not None
+    assert 10 <= box["width"] <= 16
+    assert 10 <= box["height"] <= 16
+    # The accessibility tree has the name once: the icon is hidden, the text is read.
+    assert row.locator("td.author").aria_snapshot().count("Bluesky") == 1
+    options = page.locator("select[name=platform] option").all_inner_texts()
+    assert options[:5] == ["All platforms", "Bluesky", "Mastodon", "Reddit", "X"]
+    page.select_option("select[name=platform]", "mastodon")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**platform=mastodon**")
+    assert page.locator("#queue-table tr.row").count() == 1
+    expect(page.locator("#queue-table .platform-mastodon")).to_have_text("Mastodon")
+    page.screenshot(path=str(output_dir / "inbox-platforms.png"))
+    assert not [e for e in errors if "Content Security Policy" in e]  # nothing inline refused
