@@ -1,0 +1,1 @@
+"""The Bluesky reference servers (``@atproto/dev-env``) run from the tests; see ``network``."""
