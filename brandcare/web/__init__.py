@@ -24,7 +24,7 @@ from brandcare.agents.review import send_approved
 from brandcare.config import Settings
 from brandcare.ops.layout import scoring_layout
 from brandcare.pipeline import runtime
-from brandcare.web import admin, api, apidocs, metrics, pages, scoring
+from brandcare.web import actions, admin, api, apidocs, metrics, pages, scoring
 from brandcare.web.methods import HeadAndOptions
 from brandcare.web.security import LoginRequired, SecurityHeaders, login_url
 from brandcare.web.throttle import LoginThrottle
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(actions.router)
     app.include_router(admin.router)
     app.include_router(api.router)
     app.include_router(scoring.router)

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from brandcare.agents import users
 from brandcare.store import transaction
 from brandcare.store.models import UserRow, WebSessionRow
-from brandcare.web import admin, api, pages
+from brandcare.web import actions, admin, api, pages
 from tests.integration.web.conftest import PASSWORD, Site, csrf
 
 #: Routes anyone may open: the login form itself and the API's description.
@@ -22,7 +22,8 @@ PUBLIC = {"/login", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect
 def _routes(site: Site) -> list[tuple[str, str]]:
     """Every page, form and API route the app serves (every router, whole)."""
     found = []
-    for route in [*pages.router.routes, *admin.router.routes, *api.router.routes]:
+    routers = [pages.router, actions.router, admin.router, api.router]
+    for route in [r for router in routers for r in router.routes]:
         if not isinstance(route, APIRoute) or route.path in PUBLIC:
             continue
         path = re.sub(r"\{[a-z_]+\}", "1", route.path).replace("/users/1/", "/users/ana/")
