@@ -13,9 +13,7 @@ would refuse the whole page for one item with a field missing, and that page wou
 fail every poll. Every SDK and httpx exception is translated here, once, into
 ``listener.errors``.
 
-One module by design (``listener.base``: a platform is one plug-in file): reading,
-paging, cursors, posting and error translation for Bluesky are one idea, so it runs
-past the project's 500-line guide rather than being split across files.
+Over 500 lines on purpose: a platform is one plug-in file (``listener.base``).
 """
 
 from __future__ import annotations

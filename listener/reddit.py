@@ -5,9 +5,7 @@ praw's streams: a stream keeps its position only in memory and replays up to 100
 items when it starts. Every praw and prawcore exception is translated here, once, into
 ``listener.errors``.
 
-One module by design (``listener.base``: a platform is one plug-in file): reading,
-paging, cursors, posting and error translation for Reddit are one idea, so it runs
-past the project's 500-line guide rather than being split across files.
+Over 500 lines on purpose: a platform is one plug-in file (``listener.base``).
 """
 
 from __future__ import annotations
