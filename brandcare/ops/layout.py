@@ -17,8 +17,9 @@ from brandcare.config import Settings
 
 #: The queues ``brandcare worker --queues`` gave its processes (unset: all of them).
 QUEUES_ENV = "BRANDCARE_WORKER_QUEUES"
-#: The queues whose messages run the model (drafting embeds for the reply memory).
-MODEL_QUEUES = frozenset({"score", "draft"})
+#: The queues whose messages run the model (drafting embeds for the reply memory; the
+#: urgent lane scores and drafts).
+MODEL_QUEUES = frozenset({"score", "draft", "urgent"})
 
 #: Lanes chosen without a setting: each holds a copy of the model (~90 MB).
 MAX_AUTO_LANES = 4

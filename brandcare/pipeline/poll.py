@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from brandcare.brands.credentials import Purpose, Use
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase
+from brandcare.pipeline.triage import urgent_first
 from brandcare.store import transaction
 from brandcare.store.events import SYSTEM, add_event
-from brandcare.store.mentions import get_cursor, set_cursor, upsert_mentions
+from brandcare.store.mentions import get_cursor, set_cursor, store_new_mentions
 from brandcare.store.models import BrandRow, QueryRow
 from brandcare.store.usage import record_usage, usage_cost_since
 from listener.base import Query
@@ -24,12 +25,17 @@ log = logging.getLogger(LOGGER)
 
 @dataclass(frozen=True, slots=True)
 class PollResult:
-    """What one poll stored: the new mentions to score, or why the query is paused."""
+    """What one poll stored: the new mentions to score, or why the query is paused.
+
+    ``urgent_ids``: the new mentions the cheap first pass (``triage``) sends to the
+    urgent lane, a subset of ``new_ids``.
+    """
 
     query_id: int
     new_ids: list[int] = field(default_factory=list)
     fetched: int = 0
     paused: str | None = None
+    urgent_ids: list[int] = field(default_factory=list)
 
 
 class PollStage(PipelineBase):
@@ -76,7 +82,7 @@ class PollStage(PipelineBase):
             )
             return PollResult(query_id, paused=reason)
         with self._compute, transaction(self.sessions) as s:
-            new_ids = upsert_mentions(s, brand_id, query_id, page.mentions)
+            new = store_new_mentions(s, brand_id, query_id, page.mentions)
             if page.cursor is not None:
                 set_cursor(s, query_id, page.cursor)
             record_usage(
@@ -92,6 +98,8 @@ class PollStage(PipelineBase):
             cleared = s.get(QueryRow, query_id)
             if cleared is not None and cleared.paused_reason:
                 cleared.paused_reason = None
+        new_ids = [mention_id for mention_id, _ in new]
+        urgent_ids, _ = urgent_first(new)
         metrics.polled(query.platform, query.brand, len(page.mentions), len(new_ids))
         log.info(
             "polled query %d (%s %s): %d fetched, %d new",
@@ -107,7 +115,7 @@ class PollStage(PipelineBase):
                 "mention_ids": new_ids,
             },
         )
-        return PollResult(query_id, new_ids, len(page.mentions))
+        return PollResult(query_id, new_ids, len(page.mentions), urgent_ids=urgent_ids)
 
     def _budget_pause(self, s: Session, row: QueryRow, now: dt.datetime) -> str | None:
         """Why a pay-per-use query must not poll now, or None; recorded on the query."""

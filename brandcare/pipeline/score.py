@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase
@@ -20,6 +21,21 @@ _PROBE = "hello"
 log = logging.getLogger(LOGGER)
 
 
+@dataclass(frozen=True, slots=True)
+class ToDraft:
+    """Newly scored mentions the draft stage must handle, in scoring order, and which of
+    them the model scored high (those are drafted in the urgent lane)."""
+
+    ids: list[int] = field(default_factory=list)
+    high: list[int] = field(default_factory=list)
+
+    @property
+    def other(self) -> list[int]:
+        """The mentions to draft that the model did not score high."""
+        high = set(self.high)
+        return [m for m in self.ids if m not in high]
+
+
 class ScorerUnavailable(RuntimeError):
     """The scorer fails on every text, a plain one included: retry later, set nothing aside."""
 
@@ -29,14 +45,19 @@ class ScoreStage(PipelineBase):
 
     def score(self, mention_ids: Sequence[int]) -> list[int]:
         """Score the mentions not scored yet; return the ones the draft stage must handle."""
+        return self.score_by_urgency(mention_ids).ids
+
+    def score_by_urgency(self, mention_ids: Sequence[int]) -> ToDraft:
+        """``score``, with the mentions to draft split by the model's urgency level: a
+        backlog of drafting must not hold back the ones it scored high either."""
         with self._compute:
             return self._score(mention_ids)
 
-    def _score(self, mention_ids: Sequence[int]) -> list[int]:
+    def _score(self, mention_ids: Sequence[int]) -> ToDraft:
         with transaction(self.sessions) as s:
             todo = texts_to_score(s, mention_ids)
         if not todo:
-            return []
+            return ToDraft()
         scorer = self.scorer()  # loaded before the clock starts: a load is not a batch
         started = time.perf_counter()
         results, failed = self._score_texts(scorer, todo)
@@ -54,7 +75,9 @@ class ScoreStage(PipelineBase):
             len(newly) - len(ignored),
             extra={"mention_ids": newly, "ignored_ids": ignored},
         )
-        return [m for m in newly if actions[m] is not Action.IGNORE]
+        high = {r.mention_id for r in records if r.urgency_level == "high"}
+        to_draft = [m for m in newly if actions[m] is not Action.IGNORE]
+        return ToDraft(to_draft, [m for m in to_draft if m in high])
 
     @staticmethod
     def _score_texts(

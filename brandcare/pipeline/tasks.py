@@ -26,6 +26,15 @@ class SendNotSettledError(Exception):
 #: Mentions one poll asks for; a full page triggers the next poll at once.
 POLL_PAGE = 100
 
+#: The lanes. Dramatiq gives each queue its own consumer, so a message on ``urgent``
+#: is fetched within a second however many wait on ``score`` or ``draft``; within a
+#: worker process, the messages it holds run lowest priority number first, so the bulk
+#: lanes' batches (``BULK``) go after everything else it holds: urgent scoring and
+#: drafting, polls (which feed the urgent lane), sends and alert checks (``FIRST``).
+URGENT_QUEUE = "urgent"
+FIRST = 0
+BULK = 10
+
 
 def _chunks(ids: list[int], size: int) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
@@ -51,19 +60,39 @@ def poll_query(query_id: int) -> None:
         poll_query.send_with_options(args=(query_id,), delay=delay_ms)
         return
     size = runtime.settings().score_message_size
-    for chunk in _chunks(result.new_ids, size):
+    urgent = set(result.urgent_ids)
+    for chunk in _chunks(result.urgent_ids, size):
+        score_urgent_mentions.send(chunk)
+    for chunk in _chunks([m for m in result.new_ids if m not in urgent], size):
         score_mentions.send(chunk)
     if result.fetched >= POLL_PAGE:
         # A full page means a backlog: catch up now rather than at the next interval.
         poll_query.send(query_id)
 
 
-@dramatiq.actor(queue_name="score", max_retries=10, min_backoff=1_000, time_limit=600_000)
+@dramatiq.actor(
+    queue_name="score", max_retries=10, min_backoff=1_000, time_limit=600_000, priority=BULK
+)
 def score_mentions(mention_ids: list[int]) -> None:
     """Score a batch of mentions (one forward pass); enqueue drafting for those that need it."""
-    to_draft = runtime.pipeline().score(mention_ids)
-    if to_draft:
-        draft_mentions.send(to_draft)
+    _score(mention_ids)
+
+
+@dramatiq.actor(
+    queue_name=URGENT_QUEUE, max_retries=10, min_backoff=1_000, time_limit=600_000, priority=FIRST
+)
+def score_urgent_mentions(mention_ids: list[int]) -> None:
+    """``score_mentions`` for the mentions the first pass marked urgent (``triage``)."""
+    _score(mention_ids)
+
+
+def _score(mention_ids: list[int]) -> None:
+    """Score; what the model scored high is drafted in the urgent lane, the rest in bulk."""
+    to_draft = runtime.pipeline().score_by_urgency(mention_ids)
+    if to_draft.high:
+        draft_urgent_mentions.send(to_draft.high)
+    if other := to_draft.other:
+        draft_mentions.send(other)
     _after_scoring()
 
 
@@ -84,9 +113,15 @@ def _after_scoring() -> None:
         check_alerts.send()
 
 
-@dramatiq.actor(queue_name="draft", max_retries=10, min_backoff=1_000)
+@dramatiq.actor(queue_name="draft", max_retries=10, min_backoff=1_000, priority=BULK)
 def draft_mentions(mention_ids: list[int]) -> None:
     """Draft replies (or skipped drafts for trolls) for a batch of scored mentions."""
+    runtime.pipeline().draft_many(mention_ids)
+
+
+@dramatiq.actor(queue_name=URGENT_QUEUE, max_retries=10, min_backoff=1_000, priority=FIRST)
+def draft_urgent_mentions(mention_ids: list[int]) -> None:
+    """``draft_mentions`` for the mentions the model scored high."""
     runtime.pipeline().draft_many(mention_ids)
 
 
@@ -123,7 +158,9 @@ def check_alerts() -> None:
 ACTORS: tuple[dramatiq.Actor[..., None], ...] = (
     poll_query,
     score_mentions,
+    score_urgent_mentions,
     draft_mentions,
+    draft_urgent_mentions,
     send_draft,
     check_alerts,
 )

@@ -172,13 +172,24 @@ def upsert_mentions(
     query_id: int | None,
     mentions: Sequence[MentionLike],
 ) -> list[int]:
+    """Store mentions not seen before (see ``store_new_mentions``); their new ids."""
+    return [id_ for id_, _ in store_new_mentions(session, brand_id, query_id, mentions)]
+
+
+def store_new_mentions(
+    session: Session,
+    brand_id: int,
+    query_id: int | None,
+    mentions: Sequence[MentionLike],
+) -> list[tuple[int, str]]:
     """Store mentions not seen before; record edits of those already stored.
 
-    Returns the ids of the newly inserted mentions only (in input order), the ones the
-    next stage must score; a page fetched twice, or by two workers at once, yields each
-    id once overall because the insert is ``ON CONFLICT (platform, external_id) DO
-    NOTHING``. A stored mention whose text changed gets its old text kept in
-    ``mention_revision`` and an ``mention.edited`` event.
+    Returns the newly inserted mentions only (in input order), the ones the next stage
+    must score, each id with its text (the poll stage's first pass reads it); a page
+    fetched twice, or by two workers at once, yields each id once overall because the
+    insert is ``ON CONFLICT (platform, external_id) DO NOTHING``. A stored mention
+    whose text changed gets its old text kept in ``mention_revision`` and an
+    ``mention.edited`` event.
     """
     if not mentions:
         return []
@@ -220,9 +231,9 @@ def upsert_mentions(
             elif new.text != old_text:
                 _record_edit(session, int(id_), new, old_text, old_raw, now)
 
-    new_ids = [inserted[key] for key in latest if key in inserted]
-    log.debug("stored %d new of %d mentions for brand %s", len(new_ids), len(latest), brand_id)
-    return new_ids
+    stored = [(inserted[key], latest[key].text) for key in latest if key in inserted]
+    log.debug("stored %d new of %d mentions for brand %s", len(stored), len(latest), brand_id)
+    return stored
 
 
 #: What platforms put in place of a post's text once it is deleted or removed.
