@@ -143,8 +143,8 @@ def run(
     from brandcare.brands import credentials
     from brandcare.ops import metrics_http
     from brandcare.pipeline import runtime
-    from brandcare.pipeline.queue import setup_broker
-    from brandcare.pipeline.schedule import Enqueue, Scheduler
+    from brandcare.pipeline.queue import DeadWorkerReclaimer, setup_broker
+    from brandcare.pipeline.schedule import RECLAIM_EVERY_SECONDS, Enqueue, Scheduler
 
     settings = load_settings()
     require_database(settings)
@@ -173,6 +173,12 @@ def run(
         stale_after=dt.timedelta(seconds=settings.stale_after_seconds),
         reddit_app=lambda profile: credentials.reddit_app(settings, profile),
     )
+    if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        scheduler.reclaimer = DeadWorkerReclaimer(
+            settings.broker_url,
+            {actor.queue_name for actor in tasks.ACTORS},
+            settings.dead_worker_seconds,
+        ).reclaim
     worker = None
     if not settings.broker_url:
         from dramatiq import Worker
@@ -182,11 +188,14 @@ def run(
     from brandcare.insights.periodic import Periodic
 
     insights = Periodic(settings, pipeline.sessions)
-    last_sweep = 0.0
+    last_sweep = last_reclaim = 0.0
     try:
         while True:
             scheduler.tick()
             insights.tick(monotonic=time.monotonic())
+            if time.monotonic() - last_reclaim > RECLAIM_EVERY_SECONDS:
+                scheduler.reclaim()
+                last_reclaim = time.monotonic()
             if time.monotonic() - last_sweep > settings.sweep_every_seconds:
                 scheduler.sweep()
                 last_sweep = time.monotonic()

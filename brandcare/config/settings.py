@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     #: Work stuck this long in an intermediate state is enqueued again by the scheduler.
     stale_after_seconds: float = Field(default=600, gt=0)
     sweep_every_seconds: float = Field(default=60, gt=0)
+    #: A worker process silent this long on a Redis broker is taken for dead, and the
+    #: scheduler hands the messages it held back to their queues (checked every 5 s).
+    #: A live one refreshes its heartbeat at least once a second.
+    dead_worker_seconds: float = Field(default=30, gt=0)
 
     #: How long one platform API call may take before it counts as failed and is retried
     #: (unset: each source's own default, 30 s for X and 16 s for Reddit).

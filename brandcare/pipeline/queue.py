@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -74,3 +75,61 @@ def use_broker(url: str | None) -> dramatiq.Broker:
     if found is not None and dramatiq.get_broker() is found:
         return found
     return setup_broker(url)
+
+
+class DeadWorkerReclaimer:
+    """Hands a dead worker process's unacknowledged messages back to their queues, now.
+
+    On Redis, a worker holds the messages it took (the batch in hand and those it
+    prefetched) in a set of its own until it acknowledges them; a process killed with
+    them (SIGKILL, out of memory, a lost host) never does. Dramatiq's own check hands
+    them back only once the process has been silent for a minute, and only when a
+    broker call happens to draw it (one in a thousand): measured, minutes at random.
+    The scheduler calls ``reclaim`` every few seconds instead, with its own silence
+    limit: a live worker process is never silent that long, because every broker call
+    it makes (each idle queue's consumer asks at least once a second) refreshes its
+    heartbeat. A worker taken for dead while alive costs a duplicate delivery, which
+    the stages absorb (each is idempotent; a send looks before it posts again).
+
+    Dramatiq's own maintenance does the moving, run on every call of this broker: the
+    messages go back to the end of their queue. RabbitMQ needs none of this (it
+    redelivers a closed connection's messages at once).
+    """
+
+    def __init__(self, url: str, queues: Iterable[str], dead_after_seconds: float) -> None:
+        from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
+        from dramatiq.common import dq_name
+
+        self.dead_after_ms = int(dead_after_seconds * 1000)
+        self._broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=url, maintenance_chance=MAINTENANCE_SCALE, heartbeat_timeout=self.dead_after_ms
+        )
+        self._queues = sorted({q for name in queues for q in (name, dq_name(name))})
+
+    def reclaim(self) -> int:
+        """Move dead workers' unacknowledged messages back; how many there were."""
+        from dramatiq.common import current_millis
+
+        client, ns = self._broker.client, self._broker.namespace
+        cutoff = current_millis() - self.dead_after_ms
+        found = client.zrangebyscore(f"{ns}:__heartbeats__", 0, cutoff)
+        dead = [w.decode() if isinstance(w, bytes) else str(w) for w in found]
+        if not dead:
+            return 0
+        held = sum(
+            int(client.scard(f"{ns}:__acks__.{worker}.{queue}"))
+            for worker in dead
+            for queue in self._queues
+        )
+        for queue in self._queues:
+            self._broker.do_qsize(queue)  # a call, so the maintenance runs for this queue
+        if held:
+            log.warning(
+                "handed back %d unacknowledged messages of %d dead worker process(es) "
+                "(silent for over %.0f s)",
+                held,
+                len(dead),
+                self.dead_after_ms / 1000,
+                extra={"messages": held, "dead_workers": len(dead)},
+            )
+        return held

@@ -29,6 +29,9 @@ from listener.registry import request_budget
 
 log = logging.getLogger(__name__)
 
+#: Seconds between checks for dead worker processes (``Scheduler.reclaim``).
+RECLAIM_EVERY_SECONDS = 5.0
+
 
 @dataclass
 class Enqueue:
@@ -56,6 +59,9 @@ class Scheduler:
     _due: dict[int, dt.datetime] = field(default_factory=dict)
     #: (platform, who shares the allowance) -> (window number, requests given to polls).
     _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    #: Hands dead worker processes' unacknowledged messages back to their queues
+    #: (``queue.DeadWorkerReclaimer``, Redis); None where the broker needs no help.
+    reclaimer: Callable[[], int] | None = None
     #: One log line when the database or broker goes away and one when it is back.
     _outage: OutageLog = field(default_factory=lambda: OutageLog(log, "scheduler"))
 
@@ -130,6 +136,24 @@ class Scheduler:
             return False
         self._windows[(platform, who)] = (start, used + budget.per_poll)
         return True
+
+    def reclaim(self) -> int:
+        """Messages of dead worker processes handed back (0 without a reclaimer).
+
+        A killed worker's batch is back in its queue within ``BRANDCARE_DEAD_WORKER_
+        SECONDS`` plus a check, where the sweep would wait ``stale_after`` for it:
+        the sweep stays for what no broker holds any more (a flushed Redis, a message
+        dead-lettered after its retries).
+        """
+        if self.reclaimer is None:
+            return 0
+        try:
+            handed = self.reclaimer()
+        except Exception as exc:  # noqa: BLE001 (an outage must not end the scheduler)
+            self._outage.failed(exc)
+            return 0
+        self._outage.ok("broker")
+        return handed
 
     def sweep(self) -> StaleWork:
         """Re-enqueue work stuck in an intermediate state (a lost or dead message).

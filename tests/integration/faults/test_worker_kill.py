@@ -1,8 +1,9 @@
 """A worker process killed (SIGKILL) mid-batch while scoring, while drafting, while sending.
 
-A killed worker's messages are neither acknowledged nor retried by it: the scheduler's
-sweep finds the mentions and drafts stuck in an intermediate state and enqueues them
-again, and another worker takes them over. Each stage's writes are one transaction,
+A killed worker's messages are neither acknowledged nor retried by it: the scheduler
+hands them back to their queues once the worker has been silent for
+``BRANDCARE_DEAD_WORKER_SECONDS`` (its sweep, later, enqueues again whatever is still stuck
+in an intermediate state), and another worker takes them over. Each stage's writes are one transaction,
 each is idempotent, and a draft in ``sending`` is looked for on the platform before it
 may be posted again: nothing is lost and nothing is done twice.
 """
@@ -10,8 +11,10 @@ may be posted again: nothing is lost and nothing is done twice.
 from __future__ import annotations
 
 import pytest
+from dramatiq import Message
 from sqlalchemy import func, select
 
+from brandcare.brands.setup import BrandSpec, QuerySpec
 from brandcare.store import transaction
 from brandcare.store.models import MentionRow
 from tests.fakes.fake_api import Fault
@@ -95,3 +98,56 @@ def test_a_worker_killed_mid_send_posts_each_reply_exactly_once(deploy, x_api):
     deployment.worker()
     assert wait_until(lambda: all_sent(deployment.sessions), timeout=60), deployment.tail()
     assert_replied_once(deployment.sessions, x_api, approved, deployment.tail())
+
+
+def test_a_silent_workers_unacknowledged_messages_are_handed_back_and_no_one_elses(broker):
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.common import current_millis
+
+    from brandcare.pipeline.queue import DeadWorkerReclaimer
+
+    dead, live = RedisBroker(url=broker.url), RedisBroker(url=broker.url)
+    for b in (dead, live):
+        b.declare_queue("score")
+    for i in range(6):
+        dead.enqueue(Message(queue_name="score", actor_name="score_mentions", args=([i],),
+                             kwargs={}, options={}))  # fmt: skip
+    # Each takes two (its prefetch) and holds them unacknowledged, as a worker does.
+    for b in (dead, live):
+        consumer = b.consume("score", prefetch=2, timeout=100)
+        assert next(consumer) is not None
+    client = dead.client
+    assert client.llen("dramatiq:score") == 2
+    # The dead one last called the broker a minute ago; the live one just did.
+    client.zadd("dramatiq:__heartbeats__", {dead.broker_id: current_millis() - 60_000})
+
+    reclaimer = DeadWorkerReclaimer(broker.url, ["score"], dead_after_seconds=30)
+    assert reclaimer.reclaim() == 2
+    assert client.llen("dramatiq:score") == 4  # back at the end of the queue
+    assert client.scard(f"dramatiq:__acks__.{live.broker_id}.score") == 2
+    assert client.scard(f"dramatiq:__acks__.{dead.broker_id}.score") == 0
+    assert reclaimer.reclaim() == 0  # nothing twice
+
+
+def test_a_killed_workers_batch_is_back_on_default_settings_without_the_stale_sweep(deploy, replay):
+    # The stale sweep's defaults (600 s, every 60 s): it cannot be what recovers here.
+    query = QuerySpec(platform="replay", kind="replay", terms=str(replay), interval_seconds=5)
+    deployment = deploy(
+        [BrandSpec(slug="skyway", name="Skyway Air", queries=[query])],
+        BRANDCARE_STALE_AFTER_SECONDS="600",
+        BRANDCARE_SWEEP_EVERY_SECONDS="60",
+    )
+    n = 600
+    write_replay(replay, n)
+    first = deployment.worker()
+    deployment.scheduler()
+    before = deployment.wait(lambda c: c.scores >= 64, timeout=120)
+    deployment.kill(first)
+    assert before.scores < n, "the worker finished before it could be killed: raise n"
+    deployment.worker()
+    # Half the stale-after: only the dead-worker check (30 s by default) can finish it.
+    got = deployment.wait(lambda c: c.done >= n, timeout=300)
+    assert_each_once(got, n, deployment.tail())
+    log = deployment.log.read_text(errors="replace")
+    assert "handed back" in log, deployment.tail()
+    assert "re-enqueued stale work" not in log
