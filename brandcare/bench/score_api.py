@@ -43,8 +43,11 @@ from brandcare.bench.servers import spawn_cli, stop_group
 from brandcare.brands.sources import sample_dir
 from brandcare.store import make_engine, migrate, session_factory, transaction
 
-#: Seconds the server may take to answer /healthz, and its first (model-loading) request.
+#: Seconds the server may take to answer /healthz once started.
 START_TIMEOUT = 180.0
+#: Seconds one scoring request may take: the first loads the model, which takes minutes
+#: on a machine busy with other work.
+REQUEST_TIMEOUT = 600.0
 #: The benchmark's user, who holds the scoring-only token.
 BENCH_USER = "bench-scorer"
 
@@ -114,7 +117,8 @@ def _rss_mib(pid: int) -> float:
     """The process's resident memory now, in MiB."""
     import psutil
 
-    return round(psutil.Process(pid).memory_info().rss / (1024 * 1024), 1)
+    rss: int = psutil.Process(pid).memory_info().rss
+    return round(rss / (1024 * 1024), 1)
 
 
 def _free_port() -> int:
@@ -179,7 +183,13 @@ def _server(folder: Path, url: str) -> Iterator[tuple[str, int]]:
 def _post(client: httpx.Client, items: list[dict[str, Any]]) -> float:
     """Seconds one scoring request took; ScoreApiBenchError unless all came back."""
     started = time.perf_counter()
-    r = client.post("/api/v1/score", json={"items": items})
+    try:
+        r = client.post("/api/v1/score", json={"items": items})
+    except httpx.TransportError as exc:
+        raise ScoreApiBenchError(
+            f"POST /api/v1/score of {len(items)} text(s) got no answer "
+            f"({type(exc).__name__}: {exc or 'no detail'}) within {REQUEST_TIMEOUT:.0f} s"
+        ) from exc
     elapsed = time.perf_counter() - started
     if r.status_code == 503:
         raise ModelMissingError(f"the server cannot score: {r.json().get('detail', r.text)}")
@@ -232,7 +242,7 @@ def run_score_api_benchmark(
             httpx.Client(
                 base_url=base,
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=START_TIMEOUT,
+                timeout=REQUEST_TIMEOUT,
             ) as client,
         ):
             idle_mib = _rss_mib(pid)

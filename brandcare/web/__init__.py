@@ -62,7 +62,20 @@ def create_app(settings: Settings, *, send: SendDispatch | None = None) -> FastA
     pipeline = runtime.ensure(settings)
     app = FastAPI(
         title="brandcare",
-        summary="Social care inbox: review, edit and approve drafted replies.",
+        summary="Social care inbox: review, edit and approve drafted replies; score texts.",
+        openapi_tags=[
+            {
+                "name": "inbox",
+                "description": "Drafts, their actions and label corrections; a token with "
+                "the `inbox` scope (`brandcare users token NAME`), within its user's role.",
+            },
+            {
+                "name": "scoring",
+                "description": "Scoring as a service: `brandcare score`'s contract over "
+                "HTTP; a token with the `score` scope (`brandcare users token NAME --scope "
+                "score`). The worker loads the model at its first scoring request.",
+            },
+        ],
         version="0.1",
         docs_url=None,  # web.apidocs serves it, with our own assets, under our CSP
         redoc_url=None,
