@@ -2,10 +2,10 @@
 
 A killed worker's messages are neither acknowledged nor retried by it: the scheduler
 hands them back to their queues once the worker has been silent for
-``BRANDCARE_DEAD_WORKER_SECONDS`` (its sweep, later, enqueues again whatever is still stuck
-in an intermediate state), and another worker takes them over. Each stage's writes are one transaction,
-each is idempotent, and a draft in ``sending`` is looked for on the platform before it
-may be posted again: nothing is lost and nothing is done twice.
+``BRANDCARE_DEAD_WORKER_SECONDS`` (its sweep, later, enqueues again whatever is still
+stuck in an intermediate state), and another worker takes them over. Each stage's writes
+are one transaction, each is idempotent, and a draft in ``sending`` is looked for on the
+platform before it may be posted again: nothing is lost and nothing is done twice.
 """
 
 from __future__ import annotations
