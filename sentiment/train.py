@@ -276,6 +276,22 @@ FEEDBACK_HYPER = {
 }
 
 
+def model_version(date: dt.date, corpus: Corpus, config: TrainConfig, care: CareConfig) -> str:
+    """The model's name: the day it was made and a digest of everything it was made from.
+
+    Scores are stored per (mention, model version): two models trained on one day from
+    different data must never share a name, and the same command on the same data gives
+    the same name again.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(stage1_digest(corpus, config).encode())
+    digest.update(repr(care).encode())
+    for item in corpus.care_train:
+        digest.update(f"{item.id}\t{item.text}\t{item!r}\n".encode())
+    return f"care-minilm-l6-ft2-{date:%Y%m%d}-{digest.hexdigest()[:8]}"
+
+
 def train(
     out_dir: Path | None = None,
     shared: Path | None = None,
@@ -308,7 +324,7 @@ def train(
     log.info("care thresholds: %s", calibrated.chosen)
     date = dt.date.today()
     model_config = artifacts.ModelConfig(
-        version=f"care-minilm-l6-ft2-{date:%Y%m%d}",
+        version=model_version(date, corpus, config, care_config),
         lora_rank=0,
         lora_alpha=config.lora_alpha,
         frozen_layers=0,

@@ -79,10 +79,7 @@ def test_scores_are_repeatable(scorer):
     "text",
     [
         "@SkywayAir great, another cancelled flight. Love spending my birthday at O'Hare.",
-        pytest.param(
-            "@SkywayAir wow thanks for losing my bag again, really stellar service",
-            marks=pytest.mark.xfail(strict=True, reason="known miss: sarcasm read as praise"),
-        ),
+        "@SkywayAir wow thanks for losing my bag again, really stellar service",
         pytest.param(
             "@StreamlyHelp oh perfect, the app crashed right at the finale. just perfect.",
             marks=pytest.mark.xfail(strict=True, reason="known miss: sarcasm read as praise"),
