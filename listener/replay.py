@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -117,6 +118,80 @@ class _Replies:
     count: int = 0
 
 
+#: Bytes before the end of the last read compared on the next one: the same file grown.
+_EDGE = 64
+#: An unterminated last line this recent (seconds since the file changed) that is not
+#: yet JSON is taken to be still being written, and waits for its newline.
+_WRITING_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class _FileLines:
+    """A replay file as read so far: its complete lines and where they end."""
+
+    ident: tuple[int, int]  # (device, inode): a replaced file is another one
+    size: int  # the file's size and mtime at the last read
+    mtime_ns: int
+    offset: int  # bytes up to the end of the last complete line
+    lines: list[str]
+    edge: bytes  # the bytes just before ``offset``
+    #: An unterminated last line that is whole JSON (a file without a final newline).
+    tail: str | None = None
+
+    def same_size(self, stat: os.stat_result) -> bool:
+        """Whether the file is unchanged since the last read."""
+        return (
+            (stat.st_dev, stat.st_ino) == self.ident
+            and stat.st_size == self.size
+            and stat.st_mtime_ns == self.mtime_ns
+        )
+
+    def view(self) -> Sequence[str]:
+        """The lines to replay: the complete ones, and a whole unterminated last one."""
+        return self.lines if self.tail is None else [*self.lines, self.tail]
+
+    @classmethod
+    def read(cls, path: Path, stat: os.stat_result, known: _FileLines | None) -> _FileLines:
+        """Read what was appended since ``known`` (or the whole file when it is not the
+        same file grown)."""
+        ident = (stat.st_dev, stat.st_ino)
+        with path.open("rb") as fh:
+            grown = known is not None and known.ident == ident and stat.st_size >= known.offset
+            if grown and known is not None:
+                fh.seek(known.offset - len(known.edge))
+                grown = fh.read(len(known.edge)) == known.edge
+            if not grown or known is None:
+                fh.seek(0)
+                known = cls(ident, 0, 0, 0, [], b"")
+            data = fh.read()
+        cut = data.rfind(b"\n") + 1
+        known.lines.extend(data[:cut].decode("utf-8").splitlines())
+        known.offset += cut
+        known.edge = (known.edge + data[:cut])[-_EDGE:]
+        known.size, known.mtime_ns = known.offset + len(data) - cut, stat.st_mtime_ns
+        known.tail = _whole_tail(data[cut:], stat.st_mtime_ns)
+        return known
+
+
+def _whole_tail(rest: bytes, mtime_ns: int) -> str | None:
+    """The unterminated last line to replay, or None while it may still be being written.
+
+    A line appended while a poll reads the file can be caught half-written; it waits for
+    its newline, unless it is whole JSON already or the file has not changed for a while
+    (then it is a last line without a newline, and a bad one is reported as such).
+    """
+    if not rest.strip():
+        return None
+    try:
+        text = rest.decode("utf-8")
+        json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        if time.time() - mtime_ns / 1e9 < _WRITING_SECONDS:
+            return None
+        return rest.decode("utf-8", errors="replace")
+    return text
+
+
 class ReplaySource:
     """Mentions from a JSON Lines file, released as their timestamps come due.
 
@@ -148,25 +223,28 @@ class ReplaySource:
         self._now = now
         self._pacing: dict[Path, _Clock] = {}
         self._replies = _Replies()
-        self._files: dict[Path, tuple[tuple[int, int], list[str]]] = {}
+        self._files: dict[Path, _FileLines] = {}
         self._lock = threading.Lock()
+        #: Held while a file is read, so two threads never append the same lines twice.
+        self._read_lock = threading.Lock()
 
-    def _lines(self, path: Path) -> list[str]:
-        """The file's lines, read again only when its size or mtime changed.
+    def _lines(self, path: Path) -> Sequence[str]:
+        """The file's lines, reading only what was appended since the last read.
 
-        Every poll releases a page from somewhere in the file; reading and splitting a
-        10,000-line file per page cost more CPU than storing the page.
+        Every poll releases a page from somewhere in the file; reading and splitting the
+        whole file per page cost more CPU than storing the page, and a file that grows
+        while it is replayed (a load benchmark appends mentions as they are "posted")
+        would be read whole at every poll, more each time. The same file grown (same
+        inode, the bytes before the old end unchanged) is read from where the last read
+        stopped; anything else (replaced, truncated, rewritten) is read again whole.
         """
         stat = path.stat()
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._files.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        lines = path.read_text(encoding="utf-8").splitlines()
-        with self._lock:
-            self._files[path] = (key, lines)
-        return lines
+        with self._read_lock:
+            known = self._files.get(path)
+            if known is None or not known.same_size(stat):
+                known = _FileLines.read(path, stat, known)
+                self._files[path] = known
+            return known.view()
 
     def poll(self, query: Query, *, since: str | None, limit: int = 100) -> Page:
         """The next due mentions after ``since`` (a ``line:id`` cursor), in file order."""

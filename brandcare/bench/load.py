@@ -86,28 +86,38 @@ class _Approver(threading.Thread):
     """
 
     def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], query_id: int, share: float
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        query_id: int,
+        share: float,
+        idle_wait: float = 0.5,
     ) -> None:
         super().__init__(name="bench-approver", daemon=True)
         self.settings = settings
         self.sessions = sessions
         self.query_id = query_id
         self.share = share
+        self.idle_wait = idle_wait
         self.stop_now = threading.Event()
         self.approved = self.refused = 0
         self._seen: set[int] = set()
+        #: Draft id -> when a sweep during the run first saw it pending (epoch seconds):
+        #: when it was visible to an agent, give or take a sweep.
+        self.seen_at: dict[int, float] = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             while not self.stop_now.is_set():
-                if not self.sweep(after=max(self._seen, default=0)):
-                    self.stop_now.wait(0.5)
+                if not self.sweep(after=max(self._seen, default=0), record=True):
+                    self.stop_now.wait(self.idle_wait)
         except BaseException as exc:  # noqa: BLE001  (reported by the benchmark)
             self.error = exc
 
-    def sweep(self, after: int = 0) -> int:
-        """One pass over pending drafts above ``after`` not seen yet; how many it saw."""
+    def sweep(self, after: int = 0, *, record: bool = False) -> int:
+        """One pass over pending drafts above ``after`` not seen yet; how many it saw
+        (``record``: note when each was first seen, in ``seen_at``)."""
         with transaction(self.sessions) as s:
             ids = [
                 draft_id
@@ -123,8 +133,11 @@ class _Approver(threading.Thread):
                 )
                 if draft_id not in self._seen
             ]
+        now = time.time()
         for draft_id in ids:
             self._seen.add(draft_id)
+            if record:
+                self.seen_at[draft_id] = now
             if int(len(self._seen) * self.share) > int((len(self._seen) - 1) * self.share):
                 self._approve(draft_id)
         return len(ids)

@@ -69,15 +69,21 @@ def write_stream(path: Path, n: int, prefix: str = "bench") -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def prepare(url: str, *streams: Path) -> sessionmaker[Session]:
-    """Migrate ``url`` and add the bench brand with one replay query per stream."""
+def prepare(url: str, *streams: Path, interval_seconds: int = 5) -> sessionmaker[Session]:
+    """Migrate ``url`` and add the bench brand with one replay query per stream, each
+    polled every ``interval_seconds`` (5: the least a brands file allows)."""
     migrate.upgrade(url)
     sessions = session_factory(make_engine(url))
     spec = BrandSpec(
         slug="bench",
         name="Bench Air",
         queries=[
-            QuerySpec(platform="replay", kind="replay", terms=str(stream), interval_seconds=5)
+            QuerySpec(
+                platform="replay",
+                kind="replay",
+                terms=str(stream),
+                interval_seconds=interval_seconds,
+            )
             for stream in streams
         ],
     )

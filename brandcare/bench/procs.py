@@ -82,6 +82,21 @@ class ProcessWatch:
         self._machine = psutil.cpu_times()
         self._machine_busy = 0.0
 
+    def add_root(self, root: int) -> None:
+        """Watch another tree too (a worker started again after one was killed)."""
+        if root not in self._peak:
+            self._roots.append(root)
+            self._peak[root], self._cpu[root] = {}, {}
+
+    def cpu_s(self, roots: Iterable[int]) -> float:
+        """CPU seconds the trees under ``roots`` spent since the mark, as last sampled
+        (a process that ended keeps what it spent until its last sample)."""
+        return sum(
+            c - self._base.get(key, 0.0)
+            for root in roots
+            for key, c in self._cpu.get(root, {}).items()
+        )
+
     def sample(self) -> None:
         """Read every live process in every tree, and PostgreSQL's, once."""
         for root in self._roots:

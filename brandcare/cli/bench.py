@@ -175,9 +175,10 @@ def bench_pipeline(
 @bench_app.command("load")
 def bench_load(
     mentions: Annotated[int, typer.Option(help="mentions replayed per run")] = 100_000,
-    workers: Annotated[str, typer.Option(help="worker processes per run, comma-separated")] = (
-        "1,2,4"
-    ),
+    workers: Annotated[
+        str | None,
+        typer.Option(help="worker processes per run, comma-separated (1,2,4; with --rate 2)"),
+    ] = None,
     approve_share: Annotated[
         float, typer.Option(help="share of drafts approved (and sent) during the run")
     ] = 0.1,
@@ -189,20 +190,50 @@ def bench_load(
     ] = "redis://127.0.0.1:6379/12",
     threads: Annotated[int, typer.Option(help="Dramatiq threads per worker process")] = 2,
     score_threads: Annotated[int, typer.Option(help="torch threads per worker process")] = 1,
-    timeout: Annotated[float, typer.Option(help="seconds one run may take")] = 3600.0,
+    timeout: Annotated[float, typer.Option(help="seconds one run (or drain) may take")] = 3600.0,
     out: Annotated[Path | None, typer.Option(help="also write the results as JSON here")] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            help="steady mode: base rates in mentions/s, comma-separated (each: steady, "
+            "spike, recovery); --mentions is then unused"
+        ),
+    ] = None,
+    duration: Annotated[
+        float, typer.Option(help="--rate: seconds at each base rate (before and after its spike)")
+    ] = 60.0,
+    spike_factor: Annotated[
+        float, typer.Option(help="--rate: the spike's rate as a multiple (1: no spike)")
+    ] = 10.0,
+    spike_seconds: Annotated[float, typer.Option(help="--rate: how long a spike lasts")] = 60.0,
+    recovery_max: Annotated[
+        float, typer.Option(help="--rate: the longest the base rate runs after a spike")
+    ] = 600.0,
+    target_p95: Annotated[
+        float, typer.Option(help="--rate: fetch-to-draft p95 target, s (polling excluded)")
+    ] = 2.0,
+    poll_interval: Annotated[
+        int, typer.Option(help="--rate: the query's poll interval, s (5 at least)")
+    ] = 5,
+    kill_worker_at: Annotated[
+        float | None,
+        typer.Option(help="--rate: SIGKILL one worker process this many seconds in"),
+    ] = None,
 ) -> None:
     """The production shape under load: throughput, queue lag, latency and memory by workers.
 
-    Exits 1 when a count check fails (a mention lost or done twice, a send without an
-    approval or an approval without a send).
+    With --rate: latency at a steady rate, through a spike and after it, written as JSON
+    (--out, default load-steady.json) with a PNG chart beside it. Exits 1 when a count
+    check fails (a mention lost or done twice, a send without an approval or an approval
+    without a send).
     """
     from brandcare.bench.load import LoadBenchError, run_load_benchmark
     from brandcare.bench.load_report import LoadOptions
 
     # The report is the output: thousands of INFO lines (one per approval) would bury it.
     logs.configure("WARNING", Settings().log_format)
-    counts = tuple(_counts("--workers", workers))
+    default_workers = "2" if rate else "1,2,4"
+    counts = tuple(_counts("--workers", workers or default_workers))
     options = LoadOptions(
         mentions=mentions,
         workers=counts,
@@ -213,8 +244,27 @@ def bench_load(
         score_threads=score_threads,
         timeout=timeout,
     )
+    if kill_worker_at is not None and not rate:
+        raise fail("--kill-worker-at needs --rate (the steady mode)", Code.USAGE)
     try:
-        text, passed = run_load_benchmark(options, out)
+        if rate:
+            from brandcare.bench.steady import run_steady_benchmark
+            from brandcare.bench.steady_report import SteadyOptions
+
+            steady = SteadyOptions(
+                load=options,
+                rates=tuple(_rates(rate)),
+                duration=duration,
+                spike_factor=spike_factor,
+                spike_seconds=spike_seconds,
+                recovery_max=recovery_max,
+                target_p95=target_p95,
+                poll_interval=poll_interval,
+                kill_worker_at=kill_worker_at,
+            )
+            text, passed = run_steady_benchmark(steady, out or Path("load-steady.json"))
+        else:
+            text, passed = run_load_benchmark(options, out)
     except LoadBenchError as exc:
         raise fail(str(exc)) from exc
     typer.echo(text)
@@ -246,6 +296,17 @@ def bench_drafts(
     except DatasetMissingError as exc:
         raise fail(str(exc), Code.DATA) from exc
     typer.echo(run_drafts_benchmark(folder))
+
+
+def _rates(text: str) -> list[float]:
+    """Mentions per second above 0, separated by commas; exits (usage) otherwise."""
+    try:
+        rates = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise fail(f"--rate takes numbers separated by commas, got {text!r}", Code.USAGE) from exc
+    if not rates or min(rates) <= 0:
+        raise fail(f"--rate needs mentions per second above 0, got {text!r}", Code.USAGE)
+    return rates
 
 
 def _counts(flag: str, text: str) -> list[int]:

@@ -1,4 +1,4 @@
-"""`brandcare bench load` at a tiny size: its count check and its result file.
+"""`brandcare bench load` at a tiny size, flood and steady rate: count checks, result files.
 
 Runs the command as a user does (a process: it starts its own scheduler and worker),
 on PostgreSQL + Redis, and reads the JSON it writes. Its own Redis database, so a flow
@@ -84,3 +84,58 @@ def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
     assert set(run["cpu"]) == {"machine_busy", "postgres_s", "bench_s"}
     assert 0 < run["cpu"]["machine_busy"] <= 1
     assert run["log_errors"] == 0
+
+
+def test_bench_load_steady_mode_reports_every_phase_and_counts_every_mention_once(
+    tmp_path: Path,
+) -> None:
+    require_port(postgres_server_url(), "PostgreSQL")
+    require_port(BENCH_REDIS_URL, "Redis")
+    out = tmp_path / "steady.json"
+    command = [
+        sys.executable, "-m", "brandcare.cli", "bench", "load",
+        "--rate", "3", "--duration", "6", "--spike-factor", "2", "--spike-seconds", "4",
+        "--recovery-max", "30", "--workers", "1", "--approve-share", "0.5",
+        "--database-url", postgres_server_url(), "--broker-url", BENCH_REDIS_URL,
+        "--timeout", "240", "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, check=False, cwd=REPO, capture_output=True, text=True, timeout=480
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASS") == 5
+    assert "FAIL" not in done.stdout
+    for words in ("posted -> draft", "poll wait", "fetch -> draft", "recovery:", "first pass"):
+        assert words in done.stdout
+
+    result = json.loads(out.read_text())
+    assert (result["mode"], result["rates"], result["workers"]) == ("steady", [3.0], [1])
+    assert result["passed"] is True
+    (run,) = result["runs"]
+    assert all(check["passed"] for check in run["checks"])
+    counts = run["counts"]
+    released = run["checks"][0]["values"][0]  # mentions in: what the releaser posted
+    assert released > 0
+    assert counts["stored"] == counts["scored"] == counts["score_rows"] == released
+    assert counts["replies_posted"] == counts["drafts_sent"] == run["approvals"]
+
+    (rate,) = run["rates"]
+    assert [p["name"] for p in rate["phases"]] == ["steady", "spike", "recovery"]
+    assert sum(p["released"] for p in rate["phases"]) == released
+    for phase in rate["phases"]:
+        for measure in ("total", "poll_wait", "pipeline", "seen_lag"):
+            assert set(phase[measure]) == {"n", "p50", "p95", "p99", "max"}
+        q = phase["pipeline"]
+        assert q["n"] == 0 or q["p50"] <= q["p95"] <= q["p99"] <= q["max"]
+    assert set(rate["cpu_ms"]) == {"worker_steady", "worker_all", "postgres_steady", "postgres_all"}
+    assert rate["cpu_ms"]["worker_all"] > 0
+    urgency = rate["urgency"]
+    assert urgency["marked_high"] <= min(urgency["marked"], urgency["high"])
+    assert [t["phase"] for t in run["timeline"]] == ["r3-steady", "r3-spike", "r3-recovery"]
+    assert run["backlog"]
+    assert set(run["backlog"][0]) == {
+        "t", "phase", "poll", "score", "draft", "send", "oldest_unscored_s",
+        "oldest_undrafted_s",
+    }  # fmt: skip
+    assert run["kill"] is None
+    assert (tmp_path / "steady.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -105,6 +105,44 @@ def test_lines_appended_to_the_file_are_released_by_the_same_source(tmp_path: Pa
     assert [m.external_id for m in again.mentions] == ["m3"]
 
 
+def test_a_growing_file_is_read_from_where_the_last_read_stopped(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.jsonl", [row(1)])
+    source = ReplaySource(speed=0)
+    first = source.poll(query(path), since=None)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row(2)) + "\n")
+    (known,) = source._files.values()
+    offset = known.offset
+    again = source.poll(query(path), since=first.cursor)
+    assert [m.external_id for m in again.mentions] == ["m2"]
+    assert known.offset > offset  # the same record, extended: only the new bytes were read
+    # Replaced by another file of the same size: read whole again, not spliced.
+    path.unlink()
+    write(path, [row(7)])
+    assert [m.external_id for m in source.poll(query(path), since=None).mentions] == ["m7"]
+
+
+def test_a_line_caught_half_written_waits_for_its_newline(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.jsonl", [row(1)])
+    whole = json.dumps(row(2)) + "\n"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(whole[:20])
+    source = ReplaySource(speed=0)
+    page = source.poll(query(path), since=None)
+    assert [m.external_id for m in page.mentions] == ["m1"]
+    assert source.poll(query(path), since=page.cursor).mentions == []  # no error either
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(whole[20:])
+    assert [m.external_id for m in source.poll(query(path), since=page.cursor).mentions] == ["m2"]
+
+
+def test_a_last_line_without_a_newline_is_still_replayed(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps(row(1)) + "\n" + json.dumps(row(2)), encoding="utf-8")
+    page = ReplaySource(speed=0).poll(query(path), since=None)
+    assert [m.external_id for m in page.mentions] == ["m1", "m2"]
+
+
 def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     path = write(tmp_path / "m.jsonl", [row(1), "", "   ", row(2)])
     page = ReplaySource().poll(query(path), since=None)
