@@ -2,8 +2,8 @@
 
 The demo and load tests need a platform that needs no credentials and behaves like
 one: mentions arrive over time (their ``created_at`` spacing divided by ``speed``), the
-cursor survives restarts, and replies "post" (in memory) so a draft can go all the way
-to ``sent``.
+cursor survives restarts, and replies "post" (in memory, or in a posts file every
+process shares) so a draft can go all the way to ``sent``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,6 +212,7 @@ class ReplaySource:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = utcnow,
         rebase: bool = False,
+        posts_file: Path | None = None,
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
@@ -219,6 +221,8 @@ class ReplaySource:
         #: waiting times and SLA clocks then look like a live day, not an old file.
         self.rebase = rebase
         self.base_dir = base_dir
+        #: Where replies are recorded for every process to see (None: this one's memory).
+        self.posts_file = posts_file
         self._clock = clock
         self._now = now
         self._pacing: dict[Path, _Clock] = {}
@@ -369,38 +373,102 @@ class ReplaySource:
             ) from None
 
     def post_reply(self, mention: Mention, text: str) -> PostedReply:
-        """Record the reply in memory (nothing leaves the process) and return it."""
+        """Record the reply (nothing leaves the machine) and return it.
+
+        With ``posts_file`` it is appended there, so every process sees it: a worker
+        killed between posting and recording leaves a post another process's retry finds
+        (as X's and Reddit's ``find_reply`` find theirs), and a benchmark counts posts on
+        the "platform", not rows in our reply table. Without it, this process's memory.
+        """
         with self._lock:
             self._replies.count += 1
-            reply = PostedReply(
-                platform=mention.platform,
-                external_id=f"replay-reply-{self._replies.count}",
-                url=f"replay:replies#{self._replies.count}",
-                posted_at=self._now(),
-            )
-            key = (mention.platform, mention.external_id)
-            self._replies.posted.setdefault(key, []).append((text, reply))
+            number = self._replies.count
+        # Unique across processes (and sources) when they share the file.
+        tag = str(number) if self.posts_file is None else uuid.uuid4().hex[:16]
+        reply = PostedReply(
+            platform=mention.platform,
+            external_id=f"replay-reply-{tag}",
+            url=f"replay:replies#{tag}",
+            posted_at=self._now(),
+        )
+        if self.posts_file is not None:
+            _record_post(self.posts_file, mention.external_id, text, reply)
+        else:
+            with self._lock:
+                key = (mention.platform, mention.external_id)
+                self._replies.posted.setdefault(key, []).append((text, reply))
         log.info("%s recorded reply %s to %s", PLATFORM, reply.external_id, mention.external_id)
         return reply
 
     def find_reply(self, mention: Mention, text: str) -> PostedReply | None:
         """A reply recorded by ``post_reply`` for this mention and text, else None."""
-        with self._lock:
-            for posted_text, reply in self._replies.posted.get(
-                (mention.platform, mention.external_id), []
+        for external_id, posted_text, reply in self.replies():
+            if (
+                reply.platform == mention.platform
+                and external_id == mention.external_id
+                and same_text(posted_text, text)
             ):
-                if same_text(posted_text, text):
-                    return reply
+                return reply
         return None
 
     def replies(self) -> list[tuple[str, str, PostedReply]]:
         """Every recorded reply as (mention external id, text, reply), for demos and tests."""
+        if self.posts_file is not None:
+            return recorded_posts(self.posts_file)
         with self._lock:
             return [
                 (external_id, text, reply)
                 for (_, external_id), items in self._replies.posted.items()
                 for text, reply in items
             ]
+
+
+def _record_post(path: Path, external_id: str, text: str, reply: PostedReply) -> None:
+    """Append one post to the posts file in one write (``O_APPEND``: whole lines, whichever
+    process writes)."""
+    line = json.dumps(
+        {
+            "mention": external_id,
+            "text": text,
+            "platform": reply.platform,
+            "id": reply.external_id,
+            "url": reply.url,
+            "posted_at": reply.posted_at.isoformat(),
+        },
+        ensure_ascii=False,
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def recorded_posts(path: Path) -> list[tuple[str, str, PostedReply]]:
+    """The posts in a posts file, as (mention external id, text, reply); none when absent."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    posts = []
+    for raw in lines:
+        try:
+            item = json.loads(raw)
+        except ValueError:
+            continue  # a line being written by another process right now
+        posts.append(
+            (
+                str(item["mention"]),
+                str(item["text"]),
+                PostedReply(
+                    platform=str(item["platform"]),
+                    external_id=str(item["id"]),
+                    url=str(item["url"]),
+                    posted_at=dt.datetime.fromisoformat(item["posted_at"]),
+                ),
+            )
+        )
+    return posts
 
 
 def _parse(raw: str, path: Path, number: int) -> ReplayLine:
@@ -442,4 +510,5 @@ __all__: Sequence[str] = [
     "ReplayLine",
     "ReplaySource",
     "read_replay_file",
+    "recorded_posts",
 ]

@@ -44,6 +44,7 @@ from brandcare.bench.procs import ProcessWatch
 from brandcare.bench.servers import (
     deployment_env,
     flush_redis,
+    platform_posts,
     spawn_cli,
     stop_group,
     throwaway_database,
@@ -375,7 +376,8 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
         sessions = prepare(url, warmup, stream)
         warm_q, main_q = _query_ids(sessions, warmup, stream)
         _set_enabled(sessions, main_q, False)
-        env = deployment_env(url, options.broker_url, options.score_threads)
+        posts = workdir / f"posts-{workers}.jsonl"
+        env = deployment_env(url, options.broker_url, options.score_threads, posts)
         worker_args = ["worker", "--processes", "1", "--threads", str(options.threads)]
         procs = [spawn_cli(worker_args, env, log) for _ in range(workers)]
         procs.append(spawn_cli(["run", "--tick", "0.2"], env, log))
@@ -389,7 +391,7 @@ def run_once(options: LoadOptions, workers: int, workdir: Path) -> LoadRun:
             )
             _settle_sends(sessions, main_q, n)
             watch.sample()
-            counts = _counts(sessions, main_q)
+            counts = {**_counts(sessions, main_q), **platform_posts(posts)}
             seconds, p50, p95 = _timing(sessions, main_q)
         except LoadBenchError as exc:
             log.flush()

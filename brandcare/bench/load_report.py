@@ -137,6 +137,14 @@ def count_checks(n: int, c: dict[str, int], approvals: int) -> list[Check]:
             ("replies posted", "drafts sent", "approvals made", "approvals recorded"),
             (c["replies_posted"], c["drafts_sent"], approvals, c["approved_recorded"]),
         ),
+        # Counted on the platform (the replay source's posts file, which every process
+        # writes), not in our reply table: a reply posted twice by two processes is one
+        # row there.
+        Check(
+            "nothing posted twice",
+            ("posts on the platform", "replies posted"),
+            (c["platform_posts"], c["replies_posted"]),
+        ),
     ]
 
 

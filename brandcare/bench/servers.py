@@ -15,6 +15,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from sqlalchemy.engine import make_url
@@ -53,16 +54,22 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def deployment_env(database_url: str, broker_url: str, score_threads: int = 1) -> dict[str, str]:
+def deployment_env(
+    database_url: str,
+    broker_url: str,
+    score_threads: int = 1,
+    posts_file: Path | None = None,
+) -> dict[str, str]:
     """This process's environment pointed at the run's database and broker.
 
     One lane of one scoring thread per worker process by default: the benchmarks start
     each worker command on its own, and each would otherwise fit its lanes to every core
     of the machine; the worker processes, not lanes or torch's intra-op threads, are what
     runs forward passes in parallel here. Warnings only, so the logs hold what went wrong
-    (stale work re-enqueued, errors).
+    (stale work re-enqueued, errors). ``posts_file``: where the replay source records its
+    posts for every process (``platform_posts`` counts them).
     """
-    return dict(
+    env = dict(
         os.environ,
         BRANDCARE_DATABASE_URL=database_url,
         BRANDCARE_BROKER_URL=broker_url,
@@ -70,6 +77,20 @@ def deployment_env(database_url: str, broker_url: str, score_threads: int = 1) -
         BRANDCARE_SCORE_THREADS=str(score_threads),
         BRANDCARE_LOG_LEVEL="WARNING",
     )
+    if posts_file is not None:
+        env["BRANDCARE_REPLAY_POSTS_FILE"] = str(posts_file)
+    return env
+
+
+def platform_posts(posts_file: Path) -> dict[str, int]:
+    """Replies the replay "platform" recorded, and mentions it got more than one for."""
+    from listener.replay import recorded_posts
+
+    posted = [external_id for external_id, _, _ in recorded_posts(posts_file)]
+    return {
+        "platform_posts": len(posted),
+        "mentions_posted_twice": len(posted) - len(set(posted)),
+    }
 
 
 def spawn_cli(args: list[str], env: Mapping[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:

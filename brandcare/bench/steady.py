@@ -58,6 +58,7 @@ from brandcare.bench.procs import ProcessWatch
 from brandcare.bench.servers import (
     deployment_env,
     flush_redis,
+    platform_posts,
     spawn_cli,
     stop_group,
     throwaway_database,
@@ -767,7 +768,8 @@ def run_steady_once(options: SteadyOptions, workers: int, workdir: Path) -> Stea
         sessions = prepare(url, warmup, stream, interval_seconds=options.poll_interval)
         warm_q, main_q = _query_ids(sessions, warmup, stream)
         _set_enabled(sessions, main_q, False)
-        env = deployment_env(url, load.broker_url, load.score_threads)
+        posts = workdir / f"posts-{workers}.jsonl"
+        env = deployment_env(url, load.broker_url, load.score_threads, posts)
         deployment = _Deployment(env, log, load.threads)
         for _ in range(workers):
             deployment.start_worker()
@@ -779,7 +781,7 @@ def run_steady_once(options: SteadyOptions, workers: int, workdir: Path) -> Stea
             run = _Run(options, workers, sessions, main_q, deployment, stream, settings)
             run.run()
             _settle_sends(sessions, main_q, run.releaser.total)
-            counts = _counts(sessions, main_q)
+            counts = {**_counts(sessions, main_q), **platform_posts(posts)}
             rates, kill, points = run.analyse()
         except LoadBenchError as exc:
             log.flush()

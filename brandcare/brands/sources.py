@@ -99,5 +99,6 @@ class Sources:
                 "speed": s.replay_speed,
                 "base_dir": s.replay_dir or sample_dir(),
                 "rebase": s.replay_rebase,
+                "posts_file": s.replay_posts_file,
             }
         return {}

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     replay_speed: float = Field(default=0.0, ge=0)
     #: Shift replayed timestamps so the newest mention is posted now (the demo does).
     replay_rebase: bool = False
+    #: Where the replay source records the replies it posts, one JSON line each, so every
+    #: process finds them (unset: each process's memory; benchmarks set it to count posts).
+    replay_posts_file: Path | None = None
 
     #: Work stuck this long in an intermediate state is enqueued again by the scheduler.
     stale_after_seconds: float = Field(default=600, gt=0)

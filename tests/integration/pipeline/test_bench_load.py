@@ -40,7 +40,7 @@ def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
         timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("PASS") == 5
+    assert done.stdout.count("PASS") == 6
     assert "FAIL" not in done.stdout
 
     result = json.loads(out.read_text())
@@ -59,8 +59,11 @@ def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
     assert run["pending_drafts_seen"] == counts["drafted"]
     assert run["approvals"] + run["approvals_refused"] == counts["drafted"] // 2
     assert run["approvals"] > 0
-    # ... and each approval sent exactly one reply through the replay source.
+    # ... and each approval sent exactly one reply through the replay source, as the
+    # platform itself counts them (its posts file, which every worker process writes).
     assert counts["replies_posted"] == counts["drafts_sent"] == run["approvals"]
+    assert counts["platform_posts"] == counts["replies_posted"]
+    assert counts["mentions_posted_twice"] == 0
 
     assert run["mentions_per_s"] > 0
     assert run["scaling"] == 1.0
@@ -103,7 +106,7 @@ def test_bench_load_steady_mode_reports_every_phase_and_counts_every_mention_onc
         command, check=False, cwd=REPO, capture_output=True, text=True, timeout=480
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("PASS") == 5
+    assert done.stdout.count("PASS") == 6
     assert "FAIL" not in done.stdout
     for words in ("posted -> draft", "poll wait", "fetch -> draft", "recovery:", "first pass"):
         assert words in done.stdout
@@ -118,6 +121,7 @@ def test_bench_load_steady_mode_reports_every_phase_and_counts_every_mention_onc
     assert released > 0
     assert counts["stored"] == counts["scored"] == counts["score_rows"] == released
     assert counts["replies_posted"] == counts["drafts_sent"] == run["approvals"]
+    assert counts["platform_posts"] == counts["replies_posted"]
 
     (rate,) = run["rates"]
     assert [p["name"] for p in rate["phases"]] == ["steady", "spike", "recovery"]

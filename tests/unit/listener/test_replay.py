@@ -10,7 +10,7 @@ import pytest
 
 from listener.base import Query, Source
 from listener.errors import MalformedPayloadError, PermanentSourceError
-from listener.replay import ReplayCursor, ReplaySource, read_replay_file
+from listener.replay import ReplayCursor, ReplaySource, read_replay_file, recorded_posts
 
 T0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 
@@ -278,3 +278,21 @@ def test_rebase_moves_the_newest_mention_to_now_and_keeps_the_spacing(tmp_path: 
     }
     plain = ReplaySource(speed=0).poll(query(path), since=None)
     assert plain.mentions[0].created_at == T0  # without rebase, the file's own times
+
+
+def test_a_posts_file_lets_another_process_find_a_reply_and_counts_every_post(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "m.jsonl", [row(1), row(2)])
+    posts = tmp_path / "posts.jsonl"
+    first, second = ReplaySource(posts_file=posts).poll(query(path), since=None).mentions
+    reply = ReplaySource(posts_file=posts).post_reply(first, "We're on it")
+    # Another source (another worker process) finds it, as it would on X or Reddit.
+    other = ReplaySource(posts_file=posts)
+    assert other.find_reply(first, "We're on it") == reply
+    assert other.find_reply(first, "Something else") is None
+    assert other.find_reply(second, "We're on it") is None
+    # A second post of the same reply is a second post on the "platform", not hidden.
+    again = other.post_reply(first, "We're on it")
+    assert again.external_id != reply.external_id
+    assert [(m, t) for m, t, _ in recorded_posts(posts)] == [("m1", "We're on it")] * 2
