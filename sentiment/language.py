@@ -73,6 +73,11 @@ def _detector() -> object:
     return infer.LangDetector(infer.LangDetectConfig(max_input_length=MAX_INPUT, model="lite"))
 
 
+def load_detector() -> None:
+    """Load the detector now (the scorer does it beside its own load, not at its first text)."""
+    _detector()
+
+
 def _detect(text: str) -> tuple[str, float]:
     detector = _detector()
     result = detector.detect(text.replace("\n", " ")[:MAX_INPUT], model="lite", k=1)  # type: ignore[attr-defined]

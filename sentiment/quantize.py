@@ -23,6 +23,11 @@ def quantize_int8(network: TaskNetwork) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # In place: a copy (the default) would clone every weight only to drop the
+        # original, a quarter of the scorer's load time beyond the bare encoder's.
         network.encoder = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            network.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+            network.encoder,
+            {torch.nn.Linear: per_channel_dynamic_qconfig},
+            dtype=torch.qint8,
+            inplace=True,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -25,10 +26,16 @@ from sentiment import artifacts
 from sentiment.base import Scores, Sentiment, SentimentProbs, Signal
 from sentiment.calibration import care_probs
 from sentiment.data import SIGNAL_KINDS
-from sentiment.encoder import length_batches, load_tokenizer, mean_pool, pad_batch
+from sentiment.encoder import (
+    import_auto_classes,
+    length_batches,
+    load_tokenizer,
+    mean_pool,
+    pad_batch,
+)
 from sentiment.evidence import quote
 from sentiment.external import ExternalSentiment
-from sentiment.language import detect_language
+from sentiment.language import detect_language, load_detector
 from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork
 from sentiment.quantize import quantize_int8
 from sentiment.text import clean_text
@@ -71,6 +78,12 @@ def encoder_digest(network: TaskNetwork) -> str:
     return f"enc-{digest.hexdigest()[:16]}"
 
 
+def _load_text_tools() -> Any:
+    """The tokenizer, with the language detector loaded beside it."""
+    load_detector()
+    return load_tokenizer()
+
+
 class TransformerScorer:
     """Scores mentions with the fine-tuned all-MiniLM-L6-v2 and its care heads.
 
@@ -95,7 +108,14 @@ class TransformerScorer:
         trace: bool = True,
     ) -> None:
         self.model_dir = model_dir or artifacts.default_model_dir()
-        config, network, care = artifacts.load(self.model_dir)
+        # The tokenizer and the language detector load on a thread of their own while
+        # this one rebuilds the network: both are needed before the first text, and
+        # serially they added a quarter to a one-text `brandcare score`'s start-up.
+        import_auto_classes()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-load") as loader:
+            side = loader.submit(_load_text_tools)
+            config, network, care = artifacts.load(self.model_dir)
+            tokenizer = side.result()
         self.config = config
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if threads:
@@ -110,7 +130,7 @@ class TransformerScorer:
         traced = traced_embed(self.network, self.device) if trace else None
         self._tokens: Embed = traced or self.network.token_states
         self.traced = traced is not None
-        self.tokenizer: Any = load_tokenizer()
+        self.tokenizer: Any = tokenizer
         self.batch_size = batch_size
         self.max_length = config.max_length
         suffix = "-int8" if self.quantized else ""
