@@ -793,6 +793,7 @@ def run_steady_once(options: SteadyOptions, workers: int, workdir: Path) -> Stea
     requeues, errors, tail = _log_facts(log_path)
     text = log_path.read_text(encoding="utf-8", errors="replace")
     handed_back = sum("handed back" in line for line in text.splitlines())
+    enqueued_again = sum("enqueued again" in line for line in text.splitlines())
     return SteadyRun(
         workers=workers,
         rates=rates,
@@ -805,6 +806,7 @@ def run_steady_once(options: SteadyOptions, workers: int, workdir: Path) -> Stea
         refused=run.approver.refused,
         stale_requeues=requeues,
         handed_back=handed_back,
+        enqueued_again=enqueued_again,
         # A killed worker's death is reported by its supervisor (CRITICAL): expected.
         log_errors=errors,
         points=points,

@@ -171,6 +171,8 @@ class SteadyRun:
     stale_requeues: int
     handed_back: int
     log_errors: int
+    #: Times the scheduler enqueued again mentions no message carried.
+    enqueued_again: int = 0
     #: Pending-lane mentions: (seconds since start posted, fetch-to-draft seconds).
     points: list[tuple[float, float]] = field(repr=False, default_factory=list)
     log_tail: str = field(default="", repr=False)
@@ -327,7 +329,8 @@ def report(options: SteadyOptions, runs: Sequence[SteadyRun], files: Sequence[Pa
             lines += ["", *_kill_lines(run.kill)]
         lines += [
             "",
-            f"lost work handed back: {run.handed_back} time(s) by the dead-worker check, "
+            f"lost work recovered: {run.handed_back} time(s) by the dead-worker check, "
+            f"{run.enqueued_again} by the check for mentions no message carries, "
             f"{run.stale_requeues} by the stale sweep; error lines in the logs: "
             f"{run.log_errors}",
             f"count check, {run.workers} worker(s):",
@@ -393,6 +396,7 @@ def as_json(options: SteadyOptions, runs: Sequence[SteadyRun]) -> dict[str, Any]
                 "approvals_refused": run.refused,
                 "stale_requeues": run.stale_requeues,
                 "handed_back": run.handed_back,
+                "enqueued_again": run.enqueued_again,
                 "log_errors": run.log_errors,
                 "passed": run.passed,
             }

@@ -178,7 +178,7 @@ def run(
             settings.broker_url,
             {actor.queue_name for actor in tasks.ACTORS},
             settings.dead_worker_seconds,
-        ).reclaim
+        )
     worker = None
     if not settings.broker_url:
         from dramatiq import Worker

@@ -7,6 +7,7 @@ production brokers, where scale-out is simply more ``dramatiq`` worker processes
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
@@ -94,6 +95,11 @@ class DeadWorkerReclaimer:
     Dramatiq's own maintenance does the moving, run on every call of this broker: the
     messages go back to the end of their queue. RabbitMQ needs none of this (it
     redelivers a closed connection's messages at once).
+
+    ``mentions_held`` answers the other half: which mentions some message still carries
+    (queued, delayed, in a worker's hands, or dead-lettered), so the scheduler can tell a
+    mention whose message was never sent (a worker killed between a stage's commit and
+    its enqueue) from one that merely waits in a long queue.
     """
 
     def __init__(self, url: str, queues: Iterable[str], dead_after_seconds: float) -> None:
@@ -132,4 +138,22 @@ class DeadWorkerReclaimer:
                 self.dead_after_ms / 1000,
                 extra={"messages": held, "dead_workers": len(dead)},
             )
+        return held
+
+    def mentions_held(self) -> set[int]:
+        """Every mention id a message on the broker carries: queued, delayed, held by a
+        worker or dead-lettered (Dramatiq keeps each body in ``<queue>.msgs`` until it is
+        acknowledged, and dead letters in ``<queue>.XQ.msgs``). Messages whose first
+        argument is a list of ids carry mentions (scoring and drafting)."""
+        client, ns = self._broker.client, self._broker.namespace
+        held: set[int] = set()
+        names = {*self._queues, *(f"{q}.XQ" for q in self._queues if not q.endswith(".DQ"))}
+        for name in sorted(names):
+            for _, body in client.hscan_iter(f"{ns}:{name}.msgs", count=1000):
+                try:
+                    args = json.loads(body).get("args") or ()
+                except (ValueError, AttributeError):
+                    continue
+                if args and isinstance(args[0], list):
+                    held.update(int(i) for i in args[0] if isinstance(i, int))
         return held

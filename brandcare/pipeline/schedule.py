@@ -17,6 +17,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +32,27 @@ log = logging.getLogger(__name__)
 
 #: Seconds between checks for dead worker processes (``Scheduler.reclaim``).
 RECLAIM_EVERY_SECONDS = 5.0
+#: A waiting mention no message carries is taken for lost this long after its fetch (a
+#: live stage enqueues the next one milliseconds after its commit).
+ORPHAN_GRACE = dt.timedelta(seconds=15)
+#: The oldest waiting mentions looked at per check: a lost batch newer than them is
+#: found once the backlog ahead of it has drained, when it would have been taken anyway.
+ORPHAN_LIMIT = 5000
+#: Seconds between looks for lost mentions (a database read of the oldest waiting and a
+#: read of every message body on the broker; the dead-worker check is cheaper, 5 s).
+ORPHAN_EVERY = dt.timedelta(seconds=15)
+
+
+class Reclaimer(Protocol):
+    """What the broker tells the scheduler about lost work (``queue.DeadWorkerReclaimer``)."""
+
+    def reclaim(self) -> int:
+        """Hand dead workers' unacknowledged messages back; how many."""
+        ...
+
+    def mentions_held(self) -> set[int]:
+        """Every mention id some message on the broker carries."""
+        ...
 
 
 @dataclass
@@ -59,11 +81,13 @@ class Scheduler:
     _due: dict[int, dt.datetime] = field(default_factory=dict)
     #: (platform, who shares the allowance) -> (window number, requests given to polls).
     _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    #: Hands dead worker processes' unacknowledged messages back to their queues
-    #: (``queue.DeadWorkerReclaimer``, Redis); None where the broker needs no help.
-    reclaimer: Callable[[], int] | None = None
+    #: Hands dead worker processes' unacknowledged messages back to their queues and
+    #: says which mentions the broker's messages carry (``queue.DeadWorkerReclaimer``,
+    #: Redis); None where the broker cannot say (RabbitMQ, the in-process one).
+    reclaimer: Reclaimer | None = None
     #: One log line when the database or broker goes away and one when it is back.
     _outage: OutageLog = field(default_factory=lambda: OutageLog(log, "scheduler"))
+    _last_lost: dt.datetime | None = None
 
     def tick(self) -> list[int]:
         """Enqueue every due query's poll; return the query ids enqueued.
@@ -138,22 +162,56 @@ class Scheduler:
         return True
 
     def reclaim(self) -> int:
-        """Messages of dead worker processes handed back (0 without a reclaimer).
+        """Dead workers' messages handed back, plus lost mentions enqueued again (0
+        without a reclaimer).
 
         A killed worker's batch is back in its queue within ``BRANDCARE_DEAD_WORKER_
-        SECONDS`` plus a check, where the sweep would wait ``stale_after`` for it:
-        the sweep stays for what no broker holds any more (a flushed Redis, a message
-        dead-lettered after its retries).
+        SECONDS`` plus a check. A worker killed after a stage committed but before it
+        enqueued the next stage (a poll's new mentions, a batch's drafting) leaves
+        mentions that no message carries: they are enqueued again here, 15 s after their
+        fetch, where the sweep would wait ``stale_after`` for them because it cannot
+        tell them from mentions waiting in a long queue. The sweep stays for what this
+        cannot see (a broker without a reclaimer; dead-lettered messages).
         """
         if self.reclaimer is None:
             return 0
         try:
-            handed = self.reclaimer()
+            handed = self.reclaimer.reclaim()
+            lost = self._lost()
         except Exception as exc:  # noqa: BLE001 (an outage must not end the scheduler)
             self._outage.failed(exc)
             return 0
-        self._outage.ok("broker")
-        return handed
+        self._outage.ok("database", "broker")
+        return handed + lost
+
+    def _lost(self) -> int:
+        """Enqueue again the waiting mentions no message carries; how many."""
+        assert self.reclaimer is not None
+        now = self.clock()
+        if self._last_lost is not None and now - self._last_lost < ORPHAN_EVERY:
+            return 0
+        self._last_lost = now
+        with transaction(self.sessions) as s:
+            waiting = stale_work(s, now - ORPHAN_GRACE, limit=ORPHAN_LIMIT)
+        if not waiting.unscored and not waiting.undrafted:
+            return 0
+        # Read after the database: a message acknowledged in between makes a mention
+        # look lost that was just done, and enqueueing it again does nothing twice.
+        held = self.reclaimer.mentions_held()
+        unscored = [m for m in waiting.unscored if m not in held]
+        undrafted = [m for m in waiting.undrafted if m not in held]
+        for start in range(0, len(unscored), 64):
+            self.enqueue.score(unscored[start : start + 64])
+        for start in range(0, len(undrafted), 64):
+            self.enqueue.draft(undrafted[start : start + 64])
+        if unscored or undrafted:
+            log.warning(
+                "enqueued again %d mentions to score and %d to draft that no message "
+                "carried (a worker died between a stage's commit and its enqueue)",
+                len(unscored),
+                len(undrafted),
+            )
+        return len(unscored) + len(undrafted)
 
     def sweep(self) -> StaleWork:
         """Re-enqueue work stuck in an intermediate state (a lost or dead message).

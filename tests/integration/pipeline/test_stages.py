@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from brandcare.brands.setup import QuerySpec
+from brandcare.pipeline.schedule import Enqueue, Scheduler
 from brandcare.store import transaction
 from brandcare.store.drafts import transition_draft
 from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
@@ -268,3 +269,46 @@ def test_a_refusal_because_the_post_was_deleted_fails_the_draft_and_marks_the_me
         assert draft.state == "failed"
         assert draft.failure_reason == "the post was deleted"
         assert s.get(MentionRow, draft.mention_id).deleted_at is not None
+
+
+class HeldBy:
+    """A reclaimer whose broker carries messages for ``held`` mentions, and no dead worker."""
+
+    def __init__(self, held: set[int]) -> None:
+        self.held = held
+
+    def reclaim(self) -> int:
+        return 0
+
+    def mentions_held(self) -> set[int]:
+        return set(self.held)
+
+
+def test_waiting_mentions_no_message_carries_are_enqueued_again_and_no_others(sessions):
+    add_brand(sessions, SCRIPTED)
+    texts = ["hello @brand"] * 3 + ["@SkywayAir you lost my bag, where is it?"]
+    mentions = [make_mention(str(i), text) for i, text in enumerate(texts)]
+    pipeline = make_pipeline(sessions, ScriptedSource.with_mentions(mentions))
+    queued, lost, _fresh, scored = pipeline.poll(query_id(sessions)).new_ids
+    assert pipeline.score([scored]) == [scored]  # scored: it waits for drafting now
+    minute_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    with transaction(sessions) as s:
+        s.execute(
+            update(MentionRow)
+            .where(MentionRow.id.in_([queued, lost, scored]))
+            .values(fetched_at=minute_ago)
+        )
+    to_score: list[list[int]] = []
+    to_draft: list[list[int]] = []
+    scheduler = Scheduler(
+        sessions,
+        Enqueue(lambda q: None, to_score.append, to_draft.append, lambda d: None),
+        reclaimer=HeldBy({queued}),
+    )
+    scheduler.reclaim()
+    # ``queued`` waits in a queue, ``fresh`` was fetched a moment ago (its poll may be
+    # enqueueing it right now): only the two no message carries are lost.
+    assert to_score == [[lost]]
+    assert to_draft == [[scored]]
+    scheduler.reclaim()  # the next look is 15 s later, not at every tick
+    assert to_score == [[lost]]
