@@ -570,8 +570,15 @@ class _Run:
         seen: dict[int, float],
     ) -> RateResult:
         out = []
+        spike_start = next((p.start_s for p in phases if p.name == "spike"), None)
+        margin = 2 * self.options.poll_interval
         for p in phases:
             pending = [m for m in by_phase.get(p.key, []) if m.pending]
+            settled = None
+            if p.name == "steady" and spike_start is not None:
+                settled = Quantiles.of(
+                    [m.pipeline for m in pending if m.posted_s <= spike_start - margin]
+                )
             out.append(
                 PhaseResult(
                     rate=rate,
@@ -585,6 +592,7 @@ class _Run:
                     seen_lag=Quantiles.of(
                         [seen[m.draft_id] - m.drafted for m in pending if m.draft_id in seen]
                     ),
+                    settled=settled,
                 )
             )
         spike = next((p for p in phases if p.name == "spike"), None)

@@ -77,6 +77,9 @@ class PhaseResult:
     polling delay), ``pipeline`` from fetched to the draft row (what the target is on).
     ``seen_lag``: from the draft row's time to when the benchmark's reader, sweeping
     the pending lane every 0.2 s, first saw it committed (the commit plus the sweep).
+    ``settled`` (the steady phase before a spike): fetch to draft of the mentions posted
+    two poll intervals or more before the spike began, which the spike cannot have
+    overtaken (the last seconds' are polled with its first mentions, and polls go first).
     """
 
     rate: float
@@ -88,6 +91,7 @@ class PhaseResult:
     poll_wait: Quantiles
     pipeline: Quantiles
     seen_lag: Quantiles
+    settled: Quantiles | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +227,10 @@ def _rate_lines(options: SteadyOptions, r: RateResult, killed: bool = False) -> 
             ("  of which the poll wait (posted->fetched)", p.poll_wait),
             ("  fetch -> draft (target's measure)", p.pipeline),
         ]
+        if p.settled is not None:
+            rows.append(
+                (f"  the same, posted {2 * options.poll_interval} s+ before the spike", p.settled)
+            )
     lines += _table("posted -> draft in the pending lane, s", rows)
     seen = [p.seen_lag for p in r.phases if p.seen_lag.n]
     if seen:
@@ -233,10 +241,12 @@ def _rate_lines(options: SteadyOptions, r: RateResult, killed: bool = False) -> 
         )
     steady = next((p for p in r.phases if p.name == "steady"), None)
     if steady is not None:
-        met = steady.pipeline.p95 <= options.target_p95
+        judged = steady.settled if steady.settled is not None else steady.pipeline
+        met = judged.p95 <= options.target_p95
         lines.append(
-            f"  steady fetch -> draft p95 {steady.pipeline.p95:.2f} s against "
-            f"{options.target_p95:g} s: {'met' if met else 'NOT met'}"
+            f"  steady fetch -> draft p95 {judged.p95:.2f} s"
+            + (" (before the spike)" if steady.settled is not None else "")
+            + f" against {options.target_p95:g} s: {'met' if met else 'NOT met'}"
         )
     if options.spikes:
         lines.append(

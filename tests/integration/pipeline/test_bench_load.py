@@ -131,6 +131,9 @@ def test_bench_load_steady_mode_reports_every_phase_and_counts_every_mention_onc
             assert set(phase[measure]) == {"n", "p50", "p95", "p99", "max"}
         q = phase["pipeline"]
         assert q["n"] == 0 or q["p50"] <= q["p95"] <= q["p99"] <= q["max"]
+    # The steady phase's mentions the spike cannot have overtaken, apart.
+    assert set(rate["phases"][0]["settled"]) == {"n", "p50", "p95", "p99", "max"}
+    assert rate["phases"][1]["settled"] is None
     assert set(rate["cpu_ms"]) == {"worker_steady", "worker_all", "postgres_steady", "postgres_all"}
     assert rate["cpu_ms"]["worker_all"] > 0
     urgency = rate["urgency"]
