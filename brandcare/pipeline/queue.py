@@ -140,16 +140,14 @@ class DeadWorkerReclaimer:
             )
         return held
 
-    def mentions_held(self, *, dead_letters: bool = True) -> set[int]:
+    def mentions_held(self) -> set[int]:
         """Every mention id a message on the broker carries: queued, delayed, held by a
-        worker or (``dead_letters``) dead-lettered. Dramatiq keeps each body in
-        ``<queue>.msgs`` until it is acknowledged, and dead letters in
-        ``<queue>.XQ.msgs``; messages whose first argument is a list of ids carry
-        mentions (scoring and drafting)."""
+        worker or dead-lettered (Dramatiq keeps each body in ``<queue>.msgs`` until it is
+        acknowledged, and dead letters in ``<queue>.XQ.msgs``). Messages whose first
+        argument is a list of ids carry mentions (scoring and drafting)."""
         client, ns = self._broker.client, self._broker.namespace
         held: set[int] = set()
-        dead = [f"{q}.XQ" for q in self._queues if not q.endswith(".DQ")] if dead_letters else []
-        names = {*self._queues, *dead}
+        names = {*self._queues, *(f"{q}.XQ" for q in self._queues if not q.endswith(".DQ"))}
         for name in sorted(names):
             for _, body in client.hscan_iter(f"{ns}:{name}.msgs", count=1000):
                 try:
