@@ -90,7 +90,7 @@ SEEN_EVERY = 0.2
 #: Dramatiq's Redis keys (its default namespace, which ``queue.make_broker`` keeps).
 NAMESPACE = "dramatiq"
 #: The queues whose messages carry mentions (scoring and drafting).
-MENTION_QUEUES = ("score", "urgent", "draft")
+MENTION_QUEUES = ("score", "urgent_score", "draft", "urgent_draft")
 #: Actors whose first argument is a list of mention ids.
 MENTION_ACTORS = frozenset(
     {"score_mentions", "score_urgent_mentions", "draft_mentions", "draft_urgent_mentions"}

@@ -19,7 +19,7 @@ from brandcare.config import Settings
 QUEUES_ENV = "BRANDCARE_WORKER_QUEUES"
 #: The queues whose messages run the model (drafting embeds for the reply memory; the
 #: urgent lane scores and drafts).
-MODEL_QUEUES = frozenset({"score", "draft", "urgent"})
+MODEL_QUEUES = frozenset({"score", "draft", "urgent_score", "urgent_draft"})
 
 #: Lanes chosen without a setting: each holds a copy of the model (~90 MB).
 MAX_AUTO_LANES = 4

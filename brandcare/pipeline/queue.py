@@ -140,14 +140,16 @@ class DeadWorkerReclaimer:
             )
         return held
 
-    def mentions_held(self) -> set[int]:
+    def mentions_held(self, *, dead_letters: bool = True) -> set[int]:
         """Every mention id a message on the broker carries: queued, delayed, held by a
-        worker or dead-lettered (Dramatiq keeps each body in ``<queue>.msgs`` until it is
-        acknowledged, and dead letters in ``<queue>.XQ.msgs``). Messages whose first
-        argument is a list of ids carry mentions (scoring and drafting)."""
+        worker or (``dead_letters``) dead-lettered. Dramatiq keeps each body in
+        ``<queue>.msgs`` until it is acknowledged, and dead letters in
+        ``<queue>.XQ.msgs``; messages whose first argument is a list of ids carry
+        mentions (scoring and drafting)."""
         client, ns = self._broker.client, self._broker.namespace
         held: set[int] = set()
-        names = {*self._queues, *(f"{q}.XQ" for q in self._queues if not q.endswith(".DQ"))}
+        dead = [f"{q}.XQ" for q in self._queues if not q.endswith(".DQ")] if dead_letters else []
+        names = {*self._queues, *dead}
         for name in sorted(names):
             for _, body in client.hscan_iter(f"{ns}:{name}.msgs", count=1000):
                 try:

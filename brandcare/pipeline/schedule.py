@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.ops.outage import OutageLog
 from brandcare.store import transaction
 from brandcare.store.models import BrandRow, QueryRow
-from brandcare.store.replies import StaleWork, stale_work
+from brandcare.store.replies import StaleWork, stale_work, still_in_state
 from listener.registry import request_budget
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,9 @@ class Reclaimer(Protocol):
         """Hand dead workers' unacknowledged messages back; how many."""
         ...
 
-    def mentions_held(self) -> set[int]:
-        """Every mention id some message on the broker carries."""
+    def mentions_held(self, *, dead_letters: bool = True) -> set[int]:
+        """Every mention id some message on the broker carries (dead-lettered ones too,
+        unless ``dead_letters`` is false)."""
         ...
 
 
@@ -195,11 +196,18 @@ class Scheduler:
             waiting = stale_work(s, now - ORPHAN_GRACE, limit=ORPHAN_LIMIT)
         if not waiting.unscored and not waiting.undrafted:
             return 0
-        # Read after the database: a message acknowledged in between makes a mention
-        # look lost that was just done, and enqueueing it again does nothing twice.
+        # Read after the database, then the candidates' states read again: a mention
+        # whose message was done between the two reads is no longer waiting, and one
+        # still waiting that no message carried at the broker's read is lost (a stage
+        # sends the next message before its own is acknowledged, so a batch in hand is
+        # always carried by one or the other).
         held = self.reclaimer.mentions_held()
         unscored = [m for m in waiting.unscored if m not in held]
         undrafted = [m for m in waiting.undrafted if m not in held]
+        if unscored or undrafted:
+            with transaction(self.sessions) as s:
+                unscored = still_in_state(s, unscored, "new")
+                undrafted = still_in_state(s, undrafted, "scored")
         for start in range(0, len(unscored), 64):
             self.enqueue.score(unscored[start : start + 64])
         for start in range(0, len(undrafted), 64):
@@ -231,6 +239,16 @@ class Scheduler:
     def _sweep(self) -> StaleWork:
         with transaction(self.sessions) as s:
             stale = stale_work(s, self.clock() - self.stale_after)
+        if self.reclaimer is not None and (stale.unscored or stale.undrafted):
+            # A mention a queued, delayed or held message carries is waiting, not lost
+            # (a spike's backlog outlasts stale_after): enqueueing it again only doubles
+            # the backlog. Dead-lettered ones are retried here, as without a reclaimer.
+            held = self.reclaimer.mentions_held(dead_letters=False)
+            stale = StaleWork(
+                [m for m in stale.unscored if m not in held],
+                [m for m in stale.undrafted if m not in held],
+                stale.unsent,
+            )
         if stale.unscored:
             for start in range(0, len(stale.unscored), 64):
                 self.enqueue.score(stale.unscored[start : start + 64])

@@ -26,12 +26,14 @@ class SendNotSettledError(Exception):
 #: Mentions one poll asks for; a full page triggers the next poll at once.
 POLL_PAGE = 100
 
-#: The lanes. Dramatiq gives each queue its own consumer, so a message on ``urgent``
-#: is fetched within a second however many wait on ``score`` or ``draft``; within a
-#: worker process, the messages it holds run lowest priority number first, so the bulk
+#: The lanes. Dramatiq gives each queue its own consumer, so a message on an urgent
+#: queue is fetched within a second however many wait on ``score`` or ``draft``; within
+#: a worker process, the messages it holds run lowest priority number first, so the bulk
 #: lanes' batches (``BULK``) go after everything else it holds: urgent scoring and
-#: drafting, polls (which feed the urgent lane), sends and alert checks (``FIRST``).
-URGENT_QUEUE = "urgent"
+#: drafting, polls (which feed the urgent lane), sends and alert checks (``FIRST``). A
+#: queue per stage, so workers given stages by ``--queues`` take the urgent lane's too.
+URGENT_SCORE_QUEUE = "urgent_score"
+URGENT_DRAFT_QUEUE = "urgent_draft"
 FIRST = 0
 BULK = 10
 
@@ -79,7 +81,11 @@ def score_mentions(mention_ids: list[int]) -> None:
 
 
 @dramatiq.actor(
-    queue_name=URGENT_QUEUE, max_retries=10, min_backoff=1_000, time_limit=600_000, priority=FIRST
+    queue_name=URGENT_SCORE_QUEUE,
+    max_retries=10,
+    min_backoff=1_000,
+    time_limit=600_000,
+    priority=FIRST,
 )
 def score_urgent_mentions(mention_ids: list[int]) -> None:
     """``score_mentions`` for the mentions the first pass marked urgent (``triage``)."""
@@ -119,7 +125,7 @@ def draft_mentions(mention_ids: list[int]) -> None:
     runtime.pipeline().draft_many(mention_ids)
 
 
-@dramatiq.actor(queue_name=URGENT_QUEUE, max_retries=10, min_backoff=1_000, priority=FIRST)
+@dramatiq.actor(queue_name=URGENT_DRAFT_QUEUE, max_retries=10, min_backoff=1_000, priority=FIRST)
 def draft_urgent_mentions(mention_ids: list[int]) -> None:
     """``draft_mentions`` for the mentions the model scored high."""
     runtime.pipeline().draft_many(mention_ids)

@@ -2,7 +2,7 @@
 
 When the score queue backs up (a spike), a mention about a stranded passenger or a
 hacked account must not wait behind thousands of thank-yous: new mentions that look
-urgent are enqueued on the ``urgent`` queue, which workers take before the bulk one.
+urgent are enqueued on the ``urgent_score`` queue, which workers take before the bulk one.
 Only the model's scores are known after scoring, so the decision before it is a
 heuristic, and this module is only that: a set of words that often come with an urgent
 post (safety, fraud, account takeover, legal threats, outages, stranded travellers),

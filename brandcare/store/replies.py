@@ -96,6 +96,18 @@ def stale_work(session: Session, before: dt.datetime, limit: int = 1000) -> Stal
     return StaleWork(list(unscored), list(undrafted), list(unsent))
 
 
+def still_in_state(session: Session, mention_ids: list[int], state: str) -> list[int]:
+    """Those of ``mention_ids`` in ``state`` now, in the given order."""
+    if not mention_ids:
+        return []
+    found = set(
+        session.scalars(
+            select(MentionRow.id).where(MentionRow.id.in_(mention_ids), MentionRow.state == state)
+        )
+    )
+    return [m for m in mention_ids if m in found]
+
+
 def claim_send(session: Session, draft_id: int, version: int) -> bool:
     """Take over a draft stuck in ``sending`` for another attempt; True for one caller only.
 

@@ -58,13 +58,13 @@ def test_a_worker_killed_mid_batch_while_drafting_loses_and_duplicates_nothing(
     n = 600
     write_replay(replay, n)
     # Score everything first, leaving the drafting messages queued for a drafting worker.
-    scorer = deployment.worker(queues="poll,score,insights")
+    scorer = deployment.worker(queues="poll,urgent_score,score,insights")
     deployment.scheduler()
     scored = deployment.wait(lambda c: c.scored >= n, timeout=120)
     assert scored.scored == n, deployment.tail()
     with transaction(deployment.sessions) as s:
         to_draft = int(s.scalar(select(func.count()).where(MentionRow.state == "scored")) or 0)
-    drafter = deployment.worker(queues="draft", threads=1)
+    drafter = deployment.worker(queues="urgent_draft,draft", threads=1)
     before = deployment.wait(lambda c: c.drafts >= 1, timeout=60)
     deployment.kill(drafter)
     assert 0 < before.drafts < to_draft, f"not killed mid-stream ({to_draft} to draft): {before}"
@@ -138,15 +138,15 @@ def test_the_mentions_held_are_those_of_every_message_queued_held_delayed_or_dea
         return Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={})
 
     b = RedisBroker(url=broker.url)
-    for queue in ("score", "urgent", "draft", "send"):
+    for queue in ("score", "urgent_score", "draft", "send"):
         b.declare_queue(queue)
     b.enqueue(message("score", "score_mentions", [1, 2]))
-    b.enqueue(message("urgent", "score_urgent_mentions", [3]))
+    b.enqueue(message("urgent_score", "score_urgent_mentions", [3]))
     b.enqueue(message("score", "score_mentions", [4]), delay=60_000)  # a retry, later
     b.enqueue(message("draft", "draft_mentions", [5]))
     b.enqueue(message("send", "send_draft", 99))  # a draft id, not a mention
     assert next(b.consume("draft", prefetch=1, timeout=100)) is not None  # held by a worker
-    reclaimer = DeadWorkerReclaimer(broker.url, ["score", "urgent", "draft", "send"], 30)
+    reclaimer = DeadWorkerReclaimer(broker.url, ["score", "urgent_score", "draft", "send"], 30)
     assert reclaimer.mentions_held() == {1, 2, 3, 4, 5}
 
 

@@ -280,7 +280,7 @@ class HeldBy:
     def reclaim(self) -> int:
         return 0
 
-    def mentions_held(self) -> set[int]:
+    def mentions_held(self, *, dead_letters: bool = True) -> set[int]:
         return set(self.held)
 
 
@@ -311,4 +311,50 @@ def test_waiting_mentions_no_message_carries_are_enqueued_again_and_no_others(se
     assert to_score == [[lost]]
     assert to_draft == [[scored]]
     scheduler.reclaim()  # the next look is 15 s later, not at every tick
+    assert to_score == [[lost]]
+
+
+def test_a_mention_done_while_the_broker_was_read_is_not_taken_for_lost(sessions):
+    add_brand(sessions, SCRIPTED)
+    text = "@SkywayAir you lost my bag, where is it?"
+    pipeline = make_pipeline(sessions, ScriptedSource.with_mentions([make_mention("1", text)]))
+    (mention_id,) = pipeline.poll(query_id(sessions)).new_ids
+    assert pipeline.score([mention_id]) == [mention_id]
+    with transaction(sessions) as s:
+        s.execute(
+            update(MentionRow)
+            .where(MentionRow.id == mention_id)
+            .values(fetched_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+
+    class DraftedMeanwhile(HeldBy):
+        """Its draft message is done (acknowledged, gone) while the broker is read."""
+
+        def mentions_held(self, *, dead_letters: bool = True) -> set[int]:
+            pipeline.draft(mention_id)
+            return set()
+
+    to_draft: list[list[int]] = []
+    scheduler = Scheduler(
+        sessions,
+        Enqueue(lambda q: None, lambda ids: None, to_draft.append, lambda d: None),
+        reclaimer=DraftedMeanwhile(set()),
+    )
+    assert scheduler.reclaim() == 0
+    assert to_draft == []
+
+
+def test_the_sweep_leaves_alone_stale_mentions_a_message_still_carries(sessions):
+    add_brand(sessions, SCRIPTED)
+    mentions = [make_mention(str(i)) for i in range(2)]
+    pipeline = make_pipeline(sessions, ScriptedSource.with_mentions(mentions))
+    waiting, lost = pipeline.poll(query_id(sessions)).new_ids
+    to_score: list[list[int]] = []
+    scheduler = Scheduler(
+        sessions,
+        Enqueue(lambda q: None, to_score.append, lambda ids: None, lambda d: None),
+        stale_after=dt.timedelta(seconds=-60),  # everything is stale
+        reclaimer=HeldBy({waiting}),  # in a long queue, not lost
+    )
+    scheduler.sweep()
     assert to_score == [[lost]]
