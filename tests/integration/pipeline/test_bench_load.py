@@ -1,8 +1,9 @@
 """`brandcare bench load` at a tiny size, flood and steady rate: count checks, result files.
 
 Runs the command as a user does (a process: it starts its own scheduler and worker),
-on PostgreSQL + Redis, and reads the JSON it writes. Its own Redis database, so a flow
-test emptying the tests' database cannot drop its messages.
+on PostgreSQL + Redis, and reads the JSON it writes. A Redis server of its own (each
+run empties its broker's database): another checkout running the same test at the same
+time, or a flow test emptying the tests' database, cannot drop or take its messages.
 """
 
 from __future__ import annotations
@@ -10,25 +11,38 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.servers import REDIS_URL, postgres_server_url, require_port
+import pytest
 
-BENCH_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/11"
+from tests.conftest import REPO
+from tests.integration.deployment import RedisServer
+from tests.servers import postgres_server_url, require_port
+
 N = 200
 
 
+@pytest.fixture
+def broker_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis server for this test alone, killed at the end."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
-    tmp_path: Path,
+    tmp_path: Path, broker_url: str
 ) -> None:
     require_port(postgres_server_url(), "PostgreSQL")
-    require_port(BENCH_REDIS_URL, "Redis")
     out = tmp_path / "load.json"
     command = [
         sys.executable, "-m", "brandcare.cli", "bench", "load",
         "--mentions", str(N), "--workers", "1", "--approve-share", "0.5",
-        "--database-url", postgres_server_url(), "--broker-url", BENCH_REDIS_URL,
+        "--database-url", postgres_server_url(), "--broker-url", broker_url,
         "--timeout", "120", "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(
@@ -90,16 +104,15 @@ def test_bench_load_counts_every_mention_once_and_sends_one_reply_per_approval(
 
 
 def test_bench_load_steady_mode_reports_every_phase_and_counts_every_mention_once(
-    tmp_path: Path,
+    tmp_path: Path, broker_url: str
 ) -> None:
     require_port(postgres_server_url(), "PostgreSQL")
-    require_port(BENCH_REDIS_URL, "Redis")
     out = tmp_path / "steady.json"
     command = [
         sys.executable, "-m", "brandcare.cli", "bench", "load",
         "--rate", "3", "--duration", "6", "--spike-factor", "2", "--spike-seconds", "4",
         "--recovery-max", "30", "--workers", "1", "--approve-share", "0.5",
-        "--database-url", postgres_server_url(), "--broker-url", BENCH_REDIS_URL,
+        "--database-url", postgres_server_url(), "--broker-url", broker_url,
         "--timeout", "240", "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(
