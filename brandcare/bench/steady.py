@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import signal
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -724,7 +725,10 @@ def _recovered_after(recovery: Sequence[_Mention], end: float, target: float) ->
         windows.setdefault(int((m.posted_s - end) // WINDOW_SECONDS), []).append(m.pipeline)
     if not windows:
         return None
-    ordered = sorted(windows)
+    # A window with under half the usual posts is the phase's last, cut short: a few
+    # mentions' p95 says nothing (one run "recovered" on a fraction of a second's).
+    usual = statistics.median(len(v) for v in windows.values())
+    ordered = sorted(w for w, v in windows.items() if len(v) >= usual / 2)
     recovered: int | None = None
     for w in ordered:
         if Quantiles.of(windows[w]).p95 <= target:
