@@ -16,6 +16,7 @@ Plain values in, plain values out: the store and the encoder belong to the calle
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import logging
 import re
@@ -31,7 +32,7 @@ from responders.drafting import (
     named_things,
     reply_length,
 )
-from responders.privacy import find_personal_data, scrub
+from responders.privacy import Finding, find_personal_data, scrub
 from responders.voice import Voice
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,13 @@ def _sentences(text: str) -> list[str]:
 def _details(text: str, voice: Voice) -> dict[str, str]:
     """The specifics a mention names, as they would appear in a reply: flight number,
     route ("JFK", "LAX" as one "route" entry "JFK LAX") and product."""
+    return dict(_details_of(text, voice))
+
+
+@functools.lru_cache(maxsize=8192)
+def _details_of(text: str, voice: Voice) -> tuple[tuple[str, str], ...]:
+    """``_details``, remembered: a past mention is read again for every mention its reply
+    is adapted for, and at volume that was most of drafting's reading."""
     found: dict[str, str] = {}
     things = named_things(scrub(text), voice)
     flight = things.get("flight", "")
@@ -158,7 +166,14 @@ def _details(text: str, voice: Voice) -> dict[str, str]:
         found["route"] = f"{route.group('a')} {route.group('b')}"
     if "product" in things:
         found["product"] = things["product"].removeprefix("your ")
-    return found
+    return tuple(found.items())
+
+
+@functools.lru_cache(maxsize=8192)
+def _personal_data(text: str) -> tuple[Finding, ...]:
+    """``find_personal_data``, remembered: a past reply's sentences and texts are read
+    again for every mention it is adapted for."""
+    return tuple(find_personal_data(text))
 
 
 def _detail_pattern(kind: str, value: str) -> re.Pattern[str]:
@@ -233,7 +248,7 @@ def leaks(past: PastReply, text: str, *, new_handle: str = "", new_name: str = "
     draft_digits = re.sub(r"\D", "", text)
     for raw in (past.reply_text, past.mention_text):
         source = html.unescape(raw)
-        for finding in find_personal_data(source):
+        for finding in _personal_data(source):
             value = source[finding.start : finding.end].strip()
             digits = re.sub(r"\D", "", value)
             whole = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
@@ -299,7 +314,7 @@ def adapt(
             notes.append(f"left out the old mention's {kind}")
     # Personal data in the old reply: its sentences never carry over.
     kept = [_tidy_links(s) for s in _sentences(text)]
-    kept = [s for s in kept if not find_personal_data(s)]
+    kept = [s for s in kept if not _personal_data(s)]
     if len(kept) < len(_sentences(text)):
         notes.append("left out a sentence with personal data")
     if not find_personal_data(mention.text):

@@ -38,7 +38,7 @@ from sentiment.external import ExternalSentiment
 from sentiment.language import detect_language, load_detector
 from sentiment.network import TASK_LABELS, CareHeads, TaskNetwork
 from sentiment.quantize import quantize_int8
-from sentiment.text import clean_text
+from sentiment.text import clean_text, unlike_spans
 from sentiment.traced import Embed, traced_embed
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,40 @@ class Encoded:
     shares: list[torch.Tensor] = field(default_factory=list)
     #: The tokenizer's output with offsets, for mapping shares back to words.
     tokens: Any = None
+    #: Pooled over the tokens similarity compares (``similar``): links and handles out.
+    similar: torch.Tensor | None = None
+
+
+#: Names how ``embed`` pools (links and handles left out of the mean, in the scoring
+#: pass): vectors pooled another way are embedded again, never compared.
+POOLING = "p2"
+
+
+def _similarity_masks(
+    texts: Sequence[str], offsets: Sequence[Sequence[tuple[int, int]]]
+) -> list[list[int]]:
+    """Per text, 1 for each token pooled for similarity: the special tokens and every
+    word outside a link or handle. A text of nothing else keeps no token (a zero row)."""
+    masks = []
+    for text, spans in zip(texts, offsets, strict=True):
+        unlike = unlike_spans(text)
+        words = [
+            start != end and not any(a <= start and end <= b for a, b in unlike)
+            for start, end in spans
+        ]
+        specials = [start == end for start, end in spans]
+        masks.append(
+            [int(w or s) for w, s in zip(words, specials, strict=True)]
+            if any(words)
+            else [0] * len(spans)
+        )
+    return masks
+
+
+def _unit_rows(vectors: torch.Tensor) -> NDArray[np.float32]:
+    """L2-normalised float32 rows; zero rows stay zero."""
+    out: NDArray[np.float32] = torch.nn.functional.normalize(vectors, dim=1).numpy()
+    return out
 
 
 def encoder_digest(network: TaskNetwork) -> str:
@@ -75,7 +109,7 @@ def encoder_digest(network: TaskNetwork) -> str:
     for name, tensor in sorted(network.encoder.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return f"enc-{digest.hexdigest()[:16]}"
+    return f"enc-{digest.hexdigest()[:16]}-{POOLING}"
 
 
 def _load_text_tools() -> Any:
@@ -174,21 +208,27 @@ class TransformerScorer:
 
     # -- batching ---------------------------------------------------------------------
 
-    def encode(self, texts: Sequence[str], *, evidence: bool = False) -> Encoded:
+    def encode(
+        self, texts: Sequence[str], *, evidence: bool = False, similar: bool = False
+    ) -> Encoded:
         """Pooled embeddings and task probabilities, in input order.
 
         Texts are sorted by token length and cut into batches, each padded only to its
         own longest text. With ``evidence``, each text's per-token shares of the evidence
-        heads come from the same pass (``sentiment.evidence``): no second forward.
+        heads come from the same pass (``sentiment.evidence``): no second forward. With
+        ``similar``, a second pooling of the same token states, without the tokens of
+        links and handles, for reply memory's comparisons.
         """
         enc = self.tokenizer(
             list(texts),
             truncation=True,
             max_length=self.max_length,
             add_special_tokens=True,
-            return_offsets_mapping=evidence,
+            return_offsets_mapping=evidence or similar,
         )
         ids: list[list[int]] = enc["input_ids"]
+        keep = _similarity_masks(texts, enc["offset_mapping"]) if similar else []
+        similar_pooled = torch.zeros(len(ids), 384) if similar else None
         pooled = torch.empty(len(ids), 384)
         probs = torch.empty(len(ids), sum(len(v) for v in TASK_LABELS.values()))
         shares: list[torch.Tensor] = [torch.empty(0)] * len(ids) if evidence else []
@@ -202,11 +242,15 @@ class TransformerScorer:
                 index = torch.tensor(chunk)
                 pooled[index] = batch_pooled.float().cpu()
                 probs[index] = self.network.task_probs(batch_pooled).float().cpu()
+                if similar_pooled is not None:
+                    kept, _ = pad_batch([keep[i] for i in chunk])
+                    kept = (kept.to(self.device) * mask).to(mask.dtype)
+                    similar_pooled[index] = mean_pool(states, kept).float().cpu()
                 if weight is not None:
                     per_token = (states.float() @ weight.T).cpu()
                     for row, i in enumerate(chunk):
                         shares[i] = per_token[row, : len(ids[i])] / len(ids[i])
-        return Encoded(pooled, probs, shares, enc if evidence else None)
+        return Encoded(pooled, probs, shares, enc if evidence else None, similar_pooled)
 
     def _evidence_weight(self) -> torch.Tensor:
         """The evidence heads' weight rows, stacked in ``evidence_columns`` order."""
@@ -225,17 +269,26 @@ class TransformerScorer:
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Unit-length sentence embeddings (float32, shape (n, 384)), in input order.
 
-        The scorer's own pooled embeddings, read as cleaned by ``score``: reply memory
-        compares mentions with the encoder that scores them, so no second model is
-        loaded. Rows are L2-normalised, so a dot product is the cosine similarity; an
-        empty text gets a zero row (similar to nothing).
+        The scorer's own token states, as ``score`` reads them, pooled without links and
+        handles: reply memory compares mentions with the encoder that scores them, so no
+        second model is loaded, and the score stage can keep the vector of the pass that
+        scored a mention (``score_and_embed``). Rows are L2-normalised, so a dot product
+        is the cosine similarity; a text with nothing but links and handles gets a zero
+        row (similar to nothing).
         """
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        pooled = self.encode([clean_text(t)[0] for t in texts]).pooled
-        out: NDArray[np.float32] = torch.nn.functional.normalize(pooled, dim=1).numpy()
-        out[[i for i, text in enumerate(texts) if not text.strip()]] = 0.0
-        return out
+        similar = self.encode([clean_text(t)[0] for t in texts], similar=True).similar
+        assert similar is not None
+        return _unit_rows(similar)
+
+    def score_and_embed(self, texts: Sequence[str]) -> tuple[list[Scores], NDArray[np.float32]]:
+        """``score`` and ``embed`` of ``texts`` from one forward pass."""
+        if not texts:
+            return [], np.zeros((0, 384), dtype=np.float32)
+        scores, encoded = self._score(texts, similar=True)
+        assert encoded.similar is not None
+        return scores, _unit_rows(encoded.similar)
 
     #: Padded tokens per forward pass at most (``encoder.length_batches``).
     token_budget = 1024
@@ -264,9 +317,14 @@ class TransformerScorer:
         """Score ``texts``; same length and order."""
         if not texts:
             return []
+        return self._score(texts)[0]
+
+    def _score(
+        self, texts: Sequence[str], *, similar: bool = False
+    ) -> tuple[list[Scores], Encoded]:
         cleaned = [clean_text(t) for t in texts]
         model_texts = [c[0] for c in cleaned]
-        encoded = self.encode(model_texts, evidence=True)
+        encoded = self.encode(model_texts, evidence=True, similar=similar)
         care = self.care_probs(encoded)
         reported = (
             encoded.task_probs[:, :3]
@@ -291,7 +349,7 @@ class TransformerScorer:
             if text
             else _empty_scores(self.model_version, SentimentProbs(*d.sentiment_probs))
             for i, (d, (text, truncated)) in enumerate(zip(drafts, cleaned, strict=True))
-        ]
+        ], encoded
 
 
 @dataclass

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandcare.contracts import DraftRequest
 from brandcare.replies.conversations import Conversation, as_json, import_conversations, load_file
 from brandcare.replies.drafting import draft_records
-from brandcare.replies.memory import ReplyMemory, embedding_text, past_reply
+from brandcare.replies.memory import ReplyMemory, past_reply
 from brandcare.store import make_engine, migrate, session_factory, transaction
 from brandcare.store.models import BrandRow, ReplyMemoryRow
 from listener.base import Author, Mention
@@ -159,7 +159,7 @@ def _choose_threshold(
 ) -> tuple[float, list[str]]:
     """The threshold that scores best on the seed part, each conversation left out of the
     memory it is drafted from; and the sweep, in words."""
-    vectors = scorer.embed([embedding_text(c.text) for c in seed])
+    vectors = scorer.embed([c.text for c in seed])
     companies = [c.company for c in seed]
     adapted: list[tuple[str, float] | None] = []
     for i, c in enumerate(seed):

@@ -127,6 +127,8 @@ class DraftStage(PipelineBase):
                     value,
                     voices[m.brand_id],
                     rules_of(m),
+                    vector=latest[m.id].embedding,
+                    encoder=latest[m.id].encoder,
                 )
                 for m, value, _, decision in work
                 if decision.action is Action.REPLY

@@ -7,13 +7,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from brandcare.ops import metrics
 from brandcare.pipeline.base import LOGGER, PipelineBase
 from brandcare.store import transaction
 from brandcare.store.mentions import set_mention_state
 from brandcare.store.scores import ScoreRecord, TextToScore, save_scores, texts_to_score
 from responders.policy import Action, decide
-from sentiment.base import Scorer, Scores
+from responders.vector_index import to_bytes
+from sentiment.base import Scorer, Scores, ScoringEmbedder
 
 #: A text any working scorer reads: when it fails too, the scorer is broken, not a post.
 _PROBE = "hello"
@@ -34,6 +38,14 @@ class ToDraft:
         """The mentions to draft that the model did not score high."""
         high = set(self.high)
         return [m for m in self.ids if m not in high]
+
+
+@dataclass(frozen=True, slots=True)
+class Vectors:
+    """A scoring pass's embeddings, row by row with its texts, and their encoder."""
+
+    rows: NDArray[np.float32]
+    encoder: str
 
 
 class ScorerUnavailable(RuntimeError):
@@ -60,10 +72,10 @@ class ScoreStage(PipelineBase):
             return ToDraft()
         scorer = self.scorer()  # loaded before the clock starts: a load is not a batch
         started = time.perf_counter()
-        results, failed = self._score_texts(scorer, todo)
+        results, vectors, failed = self._score_texts(scorer, todo)
         metrics.scored(len(todo), time.perf_counter() - started)
         readable = [t for t in todo if t.mention_id not in failed]
-        records, actions = self._score_records(readable, results)
+        records, actions = self._score_records(readable, results, vectors)
         with transaction(self.sessions) as s:
             newly = save_scores(s, records)
             ignored = [m for m in newly if actions[m] is Action.IGNORE]
@@ -82,16 +94,22 @@ class ScoreStage(PipelineBase):
     @staticmethod
     def _score_texts(
         scorer: Scorer, todo: Sequence[TextToScore]
-    ) -> tuple[list[Scores], dict[int, str]]:
-        """Scores of the texts the scorer reads, and why it failed on the others.
+    ) -> tuple[list[Scores], Vectors | None, dict[int, str]]:
+        """Scores of the texts the scorer reads, their vectors when the scorer embeds in
+        the same pass, and why it failed on the others.
 
-        A batch that fails is scored text by text, so one post the scorer chokes on is
-        set aside for the agents instead of holding its batch back at every retry. When
-        every text fails and a plain one does too, the scorer itself is broken:
-        ``ScorerUnavailable``, which the actor retries, and nothing is set aside.
+        A batch that fails is scored text by text (without vectors: drafting embeds
+        those), so one post the scorer chokes on is set aside for the agents instead of
+        holding its batch back at every retry. When every text fails and a plain one
+        does too, the scorer itself is broken: ``ScorerUnavailable``, which the actor
+        retries, and nothing is set aside.
         """
+        texts = [t.text for t in todo]
         try:
-            return scorer.score([t.text for t in todo]), {}
+            if isinstance(scorer, ScoringEmbedder):
+                scores, vectors = scorer.score_and_embed(texts)
+                return scores, Vectors(vectors, scorer.embedding_version), {}
+            return scorer.score(texts), None, {}
         except Exception as exc:  # noqa: BLE001  (any scorer's bug: find the posts at fault)
             log.warning(
                 "scoring %d mentions failed (%s: %s); scoring them one by one",
@@ -114,7 +132,7 @@ class ScoreStage(PipelineBase):
                     f"the scorer fails even on {_PROBE!r} ({type(exc).__name__}: {exc}); the "
                     f"{len(todo)} mentions stay unscored and are retried"
                 ) from exc
-        return results, failed
+        return results, None, failed
 
     def rescore(self, mention_ids: Sequence[int]) -> list[int]:
         """Score mentions again with this process's model; those it scored for the first time.
@@ -136,13 +154,21 @@ class ScoreStage(PipelineBase):
                 return save_scores(s, records)
 
     def _score_records(
-        self, todo: Sequence[TextToScore], results: Sequence[Scores]
+        self,
+        todo: Sequence[TextToScore],
+        results: Sequence[Scores],
+        vectors: Vectors | None = None,
     ) -> tuple[list[ScoreRecord], dict[int, Action]]:
-        """The rows to store for scored mentions, and what the policy decided for each."""
+        """The rows to store for scored mentions, and what the policy decided for each.
+
+        A mention the policy answers keeps its vector: drafting compares it with reply
+        memory. Others would only fill the table.
+        """
         records, actions = [], {}
-        for item, scores in zip(todo, results, strict=True):
+        for i, (item, scores) in enumerate(zip(todo, results, strict=True)):
             decision = decide(scores, followers=item.followers, thresholds=self.thresholds)
             actions[item.mention_id] = decision.action
+            keep = vectors is not None and decision.action is Action.REPLY
             records.append(
                 ScoreRecord(
                     mention_id=item.mention_id,
@@ -167,6 +193,8 @@ class ScoreStage(PipelineBase):
                     ],
                     abusive_prob=scores.abusive_prob,
                     language=scores.language,
+                    embedding=to_bytes(vectors.rows[i]) if keep and vectors else None,
+                    encoder=vectors.encoder if keep and vectors else None,
                 )
             )
         return records, actions

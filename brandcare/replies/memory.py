@@ -1,21 +1,23 @@
 """Reply memory for drafting: vectors kept per process, filled and searched by brand.
 
 The drafting stage holds the encoder, so it is the one that embeds remembered mentions
-(rows arrive without vectors: a sent reply or an import needs no model). Each process
-keeps one index per brand and reads only rows it has not seen since, so a draft batch
-costs one small query, a forward pass for its mentions and a matrix product, and a brand
-with nothing remembered costs no forward pass at all.
+(an import arrives without vectors: it needs no model; a sent reply brings the vector
+its mention was scored with). Each process keeps one index per brand and reads only
+rows it has not seen since, so a draft batch costs one small query, its mentions'
+vectors as the score stage stored them (a forward pass only for mentions scored before
+migration 0011 or by another encoder) and a matrix product, and a brand with nothing
+remembered costs nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcare.store import memory as store
@@ -40,15 +42,6 @@ log = logging.getLogger(__name__)
 #: through over a few batches instead of stalling one.
 EMBED_PER_BATCH = 2048
 
-_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_HANDLES = re.compile(r"(?<![\w])(?:@|u/|/u/)[A-Za-z0-9_]{1,40}")
-
-
-def embedding_text(text: str) -> str:
-    """What is compared: the words, without handles and links (the same complaint from
-    two customers differs in nothing else)."""
-    return " ".join(_HANDLES.sub(" ", _URL.sub(" ", text)).split())
-
 
 @dataclass
 class _BrandVectors:
@@ -67,6 +60,10 @@ class Request:
     mention: Mention
     voice: Voice
     rules: ReplyRules
+    #: The mention's vector from the pass that scored it (stored bytes), and its
+    #: encoder: used when the encoder is the one drafting, else the text is embedded.
+    vector: bytes | None = None
+    encoder: str | None = None
 
 
 class ReplyMemory:
@@ -108,7 +105,7 @@ class ReplyMemory:
             todo = store.unembedded(s, brand_ids, encoder, EMBED_PER_BATCH)
         if not todo:
             return 0
-        vectors = embedder.embed([embedding_text(text) for _, text in todo])
+        vectors = embedder.embed([text for _, text in todo])
         with transaction(sessions) as s:
             store.set_embeddings(
                 s, [(i, to_bytes(v)) for (i, _), v in zip(todo, vectors, strict=True)], encoder
@@ -134,7 +131,7 @@ class ReplyMemory:
             return {}
         self.embed_missing(sessions, embedder, sorted(remembering))
         encoder = embedder.embedding_version
-        queries = embedder.embed([embedding_text(r.mention.text) for r in wanted])
+        queries = _queries(embedder, wanted)
         matches: dict[int | str, list[tuple[int, float]]] = {}
         with self._lock, transaction(sessions) as s:
             for brand_id in sorted({r.brand_id for r in wanted}):
@@ -159,6 +156,23 @@ class ReplyMemory:
             if adapted is not None:
                 out[r.key] = adapted
         return out
+
+
+def _queries(embedder: Embedder, wanted: Sequence[Request]) -> NDArray[np.float32]:
+    """The requests' vectors: stored by the score stage where its encoder is this one
+    (no forward pass), the others embedded now in one batch."""
+    encoder = embedder.embedding_version
+    rows: list[NDArray[np.float32] | None] = [
+        from_bytes(r.vector) if r.vector is not None and r.encoder == encoder else None
+        for r in wanted
+    ]
+    todo = [i for i, row in enumerate(rows) if row is None]
+    if todo:
+        for i, row in zip(
+            todo, embedder.embed([wanted[i].mention.text for i in todo]), strict=True
+        ):
+            rows[i] = row
+    return np.stack([row for row in rows if row is not None])
 
 
 def past_reply(row: ReplyMemoryRow) -> PastReply:

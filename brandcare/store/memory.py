@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from brandcare.store.models import DraftRow, MentionRow, ReplyMemoryRow, utcnow
+from brandcare.store.models import DraftRow, MentionRow, ReplyMemoryRow, ScoreRow, utcnow
 from brandcare.store.sql import chunks, dialect_insert
 
 _memory_t: Table = ReplyMemoryRow.__table__  # type: ignore[assignment]
@@ -36,6 +36,9 @@ class MemoryRecord:
     mentioned_at: dt.datetime | None = None
     mention_id: int | None = None
     draft_id: int | None = None
+    #: The mention's vector where the score stage kept one (else drafting embeds it).
+    embedding: bytes | None = None
+    encoder: str | None = None
 
 
 def remember(session: Session, records: Sequence[MemoryRecord]) -> int:
@@ -57,8 +60,8 @@ def remember(session: Session, records: Sequence[MemoryRecord]) -> int:
             "reply_text": r.reply_text,
             "url": r.url,
             "mentioned_at": r.mentioned_at,
-            "embedding": None,
-            "encoder": None,
+            "embedding": r.embedding,
+            "encoder": r.encoder if r.embedding is not None else None,
             "created_at": now,
         }
         for r in records
@@ -81,6 +84,12 @@ def remember_sent(session: Session, draft_id: int) -> bool:
     if found is None:
         return False
     draft, mention = found
+    vector = session.execute(
+        select(ScoreRow.embedding, ScoreRow.encoder)
+        .where(ScoreRow.mention_id == mention.id, ScoreRow.embedding.is_not(None))
+        .order_by(ScoreRow.id.desc())
+        .limit(1)
+    ).first()
     record = MemoryRecord(
         brand_id=mention.brand_id,
         source="approved",
@@ -94,6 +103,8 @@ def remember_sent(session: Session, draft_id: int) -> bool:
         mentioned_at=mention.created_at,
         mention_id=mention.id,
         draft_id=draft.id,
+        embedding=vector.embedding if vector else None,
+        encoder=vector.encoder if vector else None,
     )
     return remember(session, [record]) == 1
 

@@ -324,6 +324,13 @@ class ScoreRow(Base):
     abusive_prob: Mapped[float | None] = mapped_column(Float)
     #: ISO 639-1 code of the mention's language: the inbox filters by it.
     language: Mapped[str] = mapped_column(String(8), default="en", index=True)
+    #: The mention's vector from the pass that scored it (``responders.vector_index``
+    #: bytes), kept for mentions the policy answers: drafting compares it with reply
+    #: memory instead of running the encoder again. None for others and for rows
+    #: scored before migration 0011.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The ``embedding_version`` that made ``embedding``: vectors compare only under one.
+    encoder: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

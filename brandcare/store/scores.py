@@ -90,6 +90,9 @@ class ScoreRecord:
     signals: Sequence[dict[str, object]] = field(default_factory=tuple)
     abusive_prob: float | None = None
     language: str = "en"
+    #: The mention's vector from the scoring pass, and the encoder that made it.
+    embedding: bytes | None = None
+    encoder: str | None = None
 
 
 def save_scores(session: Session, records: Sequence[ScoreRecord]) -> list[int]:
@@ -122,6 +125,8 @@ def save_scores(session: Session, records: Sequence[ScoreRecord]) -> list[int]:
             "signals": [dict(x) for x in r.signals],
             "abusive_prob": r.abusive_prob,
             "language": r.language,
+            "embedding": r.embedding,
+            "encoder": r.encoder,
             "created_at": now,
         }
         for r in sorted(records, key=lambda r: (r.mention_id, r.model_version))

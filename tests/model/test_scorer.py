@@ -164,3 +164,34 @@ def test_quantized_and_fp32_agree_on_clear_cases(scorer, scorer_fp32):
     a = scorer.score(texts)
     b = scorer_fp32.score(texts)
     assert [x.sentiment for x in a] == [y.sentiment for y in b]
+
+
+def test_one_pass_gives_the_scores_and_the_vectors_of_two(scorer_fp32):
+    """The score stage keeps the vector of its scoring pass, and reply memory compares it
+    with vectors from ``embed``: the two must be the same vectors."""
+    texts = [
+        "@SkywayAir my bag never arrived in Denver https://t.co/abc",
+        "thanks for the upgrade!",
+        "",
+    ]
+    scores, vectors = scorer_fp32.score_and_embed(texts)
+    assert scores == scorer_fp32.score(texts)
+    alone = scorer_fp32.embed(texts)
+    assert vectors.shape == alone.shape == (3, 384)
+    assert float(abs(vectors - alone).max()) < 1e-5
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-5
+    assert not vectors[2].any()  # an empty text is similar to nothing
+
+
+def test_handles_and_links_barely_move_a_vector(scorer):
+    """Two customers with one complaint differ in handles and links; similarity must see
+    the complaint, and a text of nothing but handles and links is similar to nothing."""
+    a, b, c, bare = scorer.embed([
+        "@SkywayAir my bag never arrived in Denver, it is lost https://t.co/Xy12",
+        "@skyway_help @jo_77 my bag never arrived in Denver, it is lost",
+        "@SkywayAir thank you for the lovely flight to Denver",
+        "@SkywayAir @jo_77 https://t.co/Xy12",
+    ])  # fmt: skip
+    assert float(a @ b) > 0.9
+    assert float(a @ b) > float(a @ c) + 0.2
+    assert not bare.any()

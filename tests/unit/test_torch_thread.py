@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from sentiment.base import Embedder, Scorer, Scores
+from sentiment.base import Embedder, Scorer, Scores, ScoringEmbedder
 from sentiment.torch_thread import TorchThreadScorer
 from tests.unit.responders.builders import make_scores
 
@@ -125,6 +125,27 @@ def test_it_embeds_only_when_the_scorer_it_wraps_does() -> None:
     assert embedding.model_version == "test"
     with pytest.raises(AttributeError, match="does not embed"):
         plain.embed(["x"])
+    assert not isinstance(plain, ScoringEmbedder)
+
+
+class OnePass(EmbeddingRecorder):
+    passes = 0
+
+    def score_and_embed(self, texts: Sequence[str]) -> tuple[list[Scores], NDArray[np.float32]]:
+        OnePass.passes += 1
+        return self.score(texts), np.full((len(texts), 3), 2.0, dtype=np.float32)
+
+
+def test_scoring_and_embedding_take_one_pass_where_the_wrapped_scorer_can() -> None:
+    """The score stage asks for both at once; a wrapped scorer with one pass for both is
+    called once on its lane, another gets its ``score`` and ``embed``."""
+    one = TorchThreadScorer(OnePass)
+    assert isinstance(one, ScoringEmbedder)
+    scores, vectors = one.score_and_embed(["a", "b"])
+    assert (len(scores), OnePass.passes, float(vectors[0, 0])) == (2, 1, 2.0)
+    two = TorchThreadScorer(EmbeddingRecorder)
+    scores, vectors = two.score_and_embed(["a"])
+    assert (len(scores), float(vectors[0, 0])) == (1, 1.0)
 
 
 def test_work_sent_from_a_lane_itself_runs_in_place() -> None:

@@ -21,10 +21,10 @@ from brandcare.cli import app as cli
 from brandcare.replies.conversations import import_conversations, load_file
 from brandcare.store import memory as store
 from brandcare.store import transaction
-from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyMemoryRow
+from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyMemoryRow, ScoreRow
 from listener.fake import ScriptedSource, make_mention
 from responders.sender import SendStatus
-from sentiment.base import Embedder
+from sentiment.base import Embedder, Scores, ScoringEmbedder
 from sentiment.baseline import BaselineScorer
 from tests.integration.pipeline.conftest import add_brand, make_pipeline
 
@@ -43,6 +43,22 @@ class WordEmbedder(BaselineScorer):
                 out[i, zlib.crc32(word.strip(".,!?").encode()) % 384] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+
+class OnePassWordEmbedder(WordEmbedder):
+    """``WordEmbedder`` whose scoring pass yields the vectors too, counting what ``embed``
+    is asked for: drafting must not embed a mention the score stage kept a vector of."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+    def score_and_embed(self, texts: Sequence[str]) -> tuple[list[Scores], NDArray[np.float32]]:
+        return self.score(texts), WordEmbedder.embed(self, texts)
 
 
 def conversation_line(ref: str, company: str, handle: str, text: str, reply: str) -> str:
@@ -96,9 +112,10 @@ def test_the_care_history_imports_once(sessions, shared_dir: Path):  # type: ign
     assert memory_count(sessions) == len({(p.company, p.ref) for p in pairs}) > 500
 
 
-def _memory_pipeline(sessions, mentions):  # type: ignore[no-untyped-def]
+def _memory_pipeline(sessions, mentions, embedder=None):  # type: ignore[no-untyped-def]
     add_brand(sessions, SCRIPTED)
-    pipeline = make_pipeline(sessions, ScriptedSource.with_mentions(mentions), WordEmbedder())
+    embedder = embedder or WordEmbedder()
+    pipeline = make_pipeline(sessions, ScriptedSource.with_mentions(mentions), embedder)
     assert isinstance(pipeline.scorer(), Embedder)
     with transaction(sessions) as s:
         brand_id = s.scalars(select(QueryRow.brand_id)).one()
@@ -163,3 +180,53 @@ def test_a_sent_reply_is_remembered_once_with_the_agents_edit(sessions):  # type
         assert row.author_handle == "al"
         assert store.remember_sent(s, draft_id) is False  # a second record: stored once
     assert memory_count(sessions) == 1
+
+
+def test_drafting_uses_the_vector_of_the_scoring_pass_and_memory_keeps_it(sessions):  # type: ignore[no-untyped-def]
+    """One forward pass per mention: the score stage keeps the vector of a mention the
+    policy answers, drafting compares that one, and the sent reply's memory row takes it
+    too; only the imported row (no vector) is embedded."""
+    embedder = OnePassWordEmbedder()
+    assert isinstance(embedder, ScoringEmbedder)
+    mentions = [
+        make_mention("dup", "@SkywayAir my bag never arrived in Denver, it is lost!", handle="s"),
+        make_mention("other", "@SkywayAir I was charged twice for my ticket", handle="jo"),
+    ]
+    pipeline = _memory_pipeline(sessions, mentions, embedder)
+    with transaction(sessions) as s:
+        qid = s.scalars(select(QueryRow.id)).one()
+    scored = pipeline.score(pipeline.poll(qid).new_ids)
+    with transaction(sessions) as s:
+        kept = dict(s.execute(select(MentionRow.external_id, ScoreRow.encoder).join(
+            ScoreRow, ScoreRow.mention_id == MentionRow.id)).all())  # fmt: skip
+    assert kept == {"dup": "words-1", "other": "words-1"}
+    drafted = pipeline.draft_many(scored)
+    assert embedder.embedded == ["@SkywayAir my bag never arrived in Denver, it is lost"]
+    with transaction(sessions) as s:
+        dup = s.scalars(
+            select(DraftRow).join(MentionRow, DraftRow.mention_id == MentionRow.id)
+            .where(MentionRow.external_id == "dup")
+        ).one()  # fmt: skip
+    assert dup.based_on is not None
+    assert review.approve(sessions, dup.id, text=dup.text, actor="ana").approved
+    pipeline.send(dup.id)
+    with transaction(sessions) as s:
+        sent = s.scalars(select(ReplyMemoryRow).where(ReplyMemoryRow.source == "approved")).one()
+        stored = s.scalars(
+            select(ScoreRow.embedding).where(ScoreRow.mention_id == dup.mention_id)
+        ).one()
+    assert sent.encoder == "words-1"
+    assert sent.embedding == stored
+    assert len(drafted) == 2
+    assert len(embedder.embedded) == 1  # the sent reply's row needed no second pass
+
+
+def test_a_mention_the_policy_does_not_answer_keeps_no_vector(sessions):  # type: ignore[no-untyped-def]
+    mentions = [make_mention("chat", "@SkywayAir nice weather in Lisbon", handle="lu")]
+    pipeline = _memory_pipeline(sessions, mentions, OnePassWordEmbedder())
+    with transaction(sessions) as s:
+        qid = s.scalars(select(QueryRow.id)).one()
+    pipeline.score(pipeline.poll(qid).new_ids)
+    with transaction(sessions) as s:
+        row = s.scalars(select(ScoreRow)).one()
+    assert (row.needs_reply, row.embedding, row.encoder) == (False, None, None)
