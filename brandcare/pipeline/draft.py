@@ -97,12 +97,15 @@ class DraftStage(PipelineBase):
                     MentionRow.id.in_(list(mention_ids)), MentionRow.state.in_(["scored", "new"])
                 )
             ).all()
+            # Sorted here, not in SQL: ORDER BY score.id led PostgreSQL to walk the whole
+            # primary key in order, 30 ms a batch at 30,000 scores and growing.
             latest = {
                 row.mention_id: row
-                for row in s.scalars(
-                    select(ScoreRow)
-                    .where(ScoreRow.mention_id.in_([m.id for m in mentions]))
-                    .order_by(ScoreRow.id)
+                for row in sorted(
+                    s.scalars(
+                        select(ScoreRow).where(ScoreRow.mention_id.in_([m.id for m in mentions]))
+                    ),
+                    key=lambda row: row.id,
                 )
             }
             brands = {

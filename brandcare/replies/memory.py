@@ -74,6 +74,10 @@ class ReplyMemory:
         self._brands: dict[tuple[int, str], _BrandVectors] = {}
         self._lock = threading.Lock()
 
+    def _may_lack_vectors(self, brand_id: int, encoder: str) -> bool:
+        state = self._brands.get((brand_id, encoder))
+        return state is None or bool(state.waiting)
+
     def _refresh(self, s: Session, brand_id: int, encoder: str) -> _BrandVectors:
         state = self._brands.setdefault((brand_id, encoder), _BrandVectors())
         fresh = store.vectors_after(s, brand_id, state.last_id)
@@ -129,8 +133,12 @@ class ReplyMemory:
         wanted = [r for r in requests if r.brand_id in remembering]
         if not wanted:
             return {}
-        self.embed_missing(sessions, embedder, sorted(remembering))
         encoder = embedder.embedding_version
+        # Rows without a vector are looked for only where this process has not read the
+        # brand yet or saw such rows: the query reads every row a brand remembers.
+        unread = [b for b in sorted(remembering) if self._may_lack_vectors(b, encoder)]
+        if unread:
+            self.embed_missing(sessions, embedder, unread)
         queries = _queries(embedder, wanted)
         matches: dict[int | str, list[tuple[int, float]]] = {}
         with self._lock, transaction(sessions) as s:

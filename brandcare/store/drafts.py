@@ -21,7 +21,7 @@ from brandcare.store.models import (
     utcnow,
 )
 from brandcare.store.scores import latest_score_of_mention
-from brandcare.store.sql import dialect_insert, expire_cached
+from brandcare.store.sql import checked, dialect_insert, expire_cached
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def transition_draft(
         raise TypeError(
             f"transition_draft cannot set {sorted(unknown)}; allowed: {sorted(TRANSITION_FIELDS)}"
         )
-    where = [_draft_t.c.id == draft_id, _draft_t.c.state.in_(list(from_states))]
+    where = [_draft_t.c.id == draft_id, checked(_draft_t.c.state).in_(list(from_states))]
     if version is not None:
         where.append(_draft_t.c.version == version)
     stmt = (

@@ -19,7 +19,7 @@ from brandcare.store.models import (
     NaiveDatetimeError,
     utcnow,
 )
-from brandcare.store.sql import chunks, dialect_insert, expire_cached, jsonable, rowcount
+from brandcare.store.sql import checked, chunks, dialect_insert, expire_cached, jsonable, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def set_mention_state(
         return 0
     stmt = update(_mention_t).where(_mention_t.c.id.in_(list(mention_ids)))
     if from_states is not None:
-        stmt = stmt.where(_mention_t.c.state.in_(list(from_states)))
+        stmt = stmt.where(checked(_mention_t.c.state).in_(list(from_states)))
     moved = rowcount(session, stmt.values(state=to_state, error=error))
     expire_cached(session, MentionRow, mention_ids)
     return moved

@@ -393,6 +393,8 @@ class ReplyMemoryRow(Base):
     __tablename__ = "reply_memory"
     __table_args__ = (
         UniqueConstraint("brand_id", "source", "source_ref"),
+        # Drafting reads a brand's rows past the last one it saw (migration 0011).
+        Index("ix_reply_memory_brand_id_id", "brand_id", "id"),
         CheckConstraint(_check_in("source", MEMORY_SOURCES), name="source"),
     )
 

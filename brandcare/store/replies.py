@@ -10,7 +10,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from brandcare.store.models import DraftRow, MentionRow, ReplyRow, utcnow
-from brandcare.store.sql import dialect_insert, expire_cached
+from brandcare.store.sql import checked, dialect_insert, expire_cached
 
 _draft_t: Table = DraftRow.__table__  # type: ignore[assignment]
 _reply_t: Table = ReplyRow.__table__  # type: ignore[assignment]
@@ -102,7 +102,9 @@ def still_in_state(session: Session, mention_ids: list[int], state: str) -> list
         return []
     found = set(
         session.scalars(
-            select(MentionRow.id).where(MentionRow.id.in_(mention_ids), MentionRow.state == state)
+            select(MentionRow.id).where(
+                MentionRow.id.in_(mention_ids), checked(MentionRow.state) == state
+            )
         )
     )
     return [m for m in mention_ids if m in found]
@@ -118,7 +120,9 @@ def claim_send(session: Session, draft_id: int, version: int) -> bool:
     stmt = (
         update(_draft_t)
         .where(
-            _draft_t.c.id == draft_id, _draft_t.c.state == "sending", _draft_t.c.version == version
+            _draft_t.c.id == draft_id,
+            checked(_draft_t.c.state) == "sending",
+            _draft_t.c.version == version,
         )
         .values(version=version + 1, updated_at=utcnow())
         .returning(_draft_t.c.id)

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, Update
+from sqlalchemy import ColumnElement, CursorResult, Table, Update, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 _T = TypeVar("_T")
 
@@ -21,6 +21,17 @@ CHUNK = 200
 
 class UnsupportedDialectError(RuntimeError):
     """The session is bound to a database other than SQLite or PostgreSQL."""
+
+
+def checked(column: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[str]:
+    """A state column to check on rows found by their key, never to search by.
+
+    Compare-and-set updates name rows by id and check their state. With statistics from
+    when a state was rare (a table growing faster than autovacuum analyses it),
+    PostgreSQL read the whole state index instead of the primary key: 1,116 buffers an
+    approval at 30,000 pending drafts, and growing. An expression has no index.
+    """
+    return func.coalesce(column, "")
 
 
 def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
