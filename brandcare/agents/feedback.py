@@ -84,9 +84,11 @@ def correct(session: Session, mention_id: int, field: str, value: str, actor: st
         )
     if session.get(MentionRow, mention_id) is None:
         raise CorrectionError(f"no mention {mention_id}")
-    score = session.scalars(
-        select(ScoreRow).where(ScoreRow.mention_id == mention_id).order_by(ScoreRow.id.desc())
-    ).first()
+    score = max(
+        session.scalars(select(ScoreRow).where(ScoreRow.mention_id == mention_id)),
+        key=lambda row: row.id,
+        default=None,
+    )
     previous: str | None = None
     if score is not None:
         said = getattr(score, field)

@@ -100,12 +100,12 @@ def _second_approval(s: Session, mention: MentionRow) -> str | None:
     brand = s.get(BrandRow, mention.brand_id)
     if brand is None:
         return None
-    level = s.scalars(
-        select(ScoreRow.urgency_level)
-        .where(ScoreRow.mention_id == mention.id)
-        .order_by(ScoreRow.id.desc())
-        .limit(1)
-    ).first()
+    # The newest score picked here, not by ORDER BY score.id: PostgreSQL walked the
+    # primary key back from the end for that, a read that grew with the table.
+    scores = s.execute(
+        select(ScoreRow.id, ScoreRow.urgency_level).where(ScoreRow.mention_id == mention.id)
+    ).all()
+    level = max(scores)[1] if scores else None
     return second_approval_reason(
         urgency_level=level,
         followers=mention.author_followers,

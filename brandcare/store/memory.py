@@ -84,12 +84,13 @@ def remember_sent(session: Session, draft_id: int) -> bool:
     if found is None:
         return False
     draft, mention = found
-    vector = session.execute(
-        select(ScoreRow.embedding, ScoreRow.encoder)
-        .where(ScoreRow.mention_id == mention.id, ScoreRow.embedding.is_not(None))
-        .order_by(ScoreRow.id.desc())
-        .limit(1)
-    ).first()
+    # The newest picked here: ORDER BY score.id made PostgreSQL walk the primary key.
+    vectors = session.execute(
+        select(ScoreRow.id, ScoreRow.embedding, ScoreRow.encoder).where(
+            ScoreRow.mention_id == mention.id, ScoreRow.embedding.is_not(None)
+        )
+    ).all()
+    vector = max(vectors, key=lambda row: row.id) if vectors else None
     record = MemoryRecord(
         brand_id=mention.brand_id,
         source="approved",
