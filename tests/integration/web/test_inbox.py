@@ -215,6 +215,13 @@ def test_the_users_command_creates_the_first_admin_and_tokens(site: Site, monkey
     assert me.json()["role"] == "admin"
     with transaction(site.pipeline.sessions) as s:
         assert users.user_for_token(s, token) is not None
+    # The admin page says what each token may do, not merely that there is one.
+    boss = site.login("boss", "a long passphrase")
+    row = r"<bdi>boss</bdi></td>(?:(?!</tr>).)*<td>{}</td>"
+    assert re.search(row.format("inbox"), boss.get("/admin").text, re.S)
+    both = runner.invoke(cli, ["users", "token", "boss", "--scope", "inbox", "--scope", "score"])
+    assert both.exit_code == 0, both.output
+    assert re.search(row.format("inbox score"), boss.get("/admin").text, re.S)
 
 
 def test_the_json_api_works_the_same_queue(site: Site) -> None:
