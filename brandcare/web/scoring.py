@@ -127,8 +127,17 @@ class ScoringService:
                 self._waiting -= 1
 
     def _score(self, requests: Sequence[ScoreRequest]) -> ScoredBatch:
+        # Imported late, as ``metrics_http`` does: declaring the metrics writes files in
+        # multiprocess mode, which must be set up before anything declares them.
+        from brandcare.ops import metrics
+
         scorer = self.scorer()
-        return ScoredBatch(scorer.model_version, score_records(scorer, requests))
+        started = time.perf_counter()
+        records = score_records(scorer, requests)
+        # The same histograms as the score stage's: a scrape of the web process shows
+        # what scoring as a service costs.
+        metrics.scored(len(requests), time.perf_counter() - started)
+        return ScoredBatch(scorer.model_version, records)
 
     def scorer(self) -> Scorer:
         """The loaded scorer, loading it on first use; ScoringUnavailable when the model

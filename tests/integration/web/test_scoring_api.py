@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from brandcare.agents import users
 from brandcare.config import Settings
 from brandcare.contracts import MalformedInputError, parse_lines, score_records
+from brandcare.ops import metrics
 from brandcare.pipeline import runtime
 from brandcare.store import migrate, transaction
 from brandcare.web import create_app
@@ -115,9 +116,16 @@ def cli_error(items: list[object]) -> str:
     return str(caught.value)
 
 
+def _batches_scored() -> float:
+    (family,) = metrics.SCORE_BATCH.collect()
+    return next(x.value for x in family.samples if x.name.endswith("_count"))
+
+
 def test_the_records_are_brandcare_score_s_in_order(api: Api, scorer: Scorer) -> None:
+    before = _batches_scored()
     r = api.post({"items": ITEMS})
     assert r.status_code == 200, r.text
+    assert _batches_scored() == before + 1  # /metrics shows the service's batches too
     body = r.json()
     assert body["model_version"] == scorer.model_version
     assert body["items"] == cli_records(scorer, ITEMS)
