@@ -98,7 +98,9 @@ class SendStage(PipelineBase):
                     # Remembered once sent: until then an approval can still be edited
                     # back to pending or rejected, and a sent reply is what customers got.
                     reply_memory.remember_sent(s, draft_id)
-                if outcome.post_attempts:
+                # A post counts once on the platform's budget: when this call posted,
+                # or when it found the post of an attempt that died before recording it.
+                if outcome.post_attempts or moved:
                     record_usage(
                         s,
                         brand_id=brand_id,

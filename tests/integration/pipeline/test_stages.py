@@ -10,7 +10,7 @@ from brandcare.brands.setup import QuerySpec
 from brandcare.pipeline.schedule import Enqueue, Scheduler
 from brandcare.store import transaction
 from brandcare.store.drafts import transition_draft
-from brandcare.store.models import DraftRow, MentionRow, QueryRow, ReplyRow
+from brandcare.store.models import ApiUsageRow, DraftRow, MentionRow, QueryRow, ReplyRow
 from brandcare.store.replies import reply_state, stale_work, start_reply
 from brandcare.store.usage import record_usage
 from listener.base import Page
@@ -25,6 +25,11 @@ SCRIPTED = QuerySpec(platform="scripted", kind="search", terms="skyway")
 def count(sessions, model, *where) -> int:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def posts_counted(sessions) -> int:  # type: ignore[no-untyped-def]
+    with transaction(sessions) as s:
+        return int(s.scalar(select(func.sum(ApiUsageRow.posts))) or 0)
 
 
 def query_id(sessions) -> int:  # type: ignore[no-untyped-def]
@@ -161,6 +166,7 @@ def test_send_never_posts_twice_after_a_lost_response(sessions):
     assert outcome.status is SendStatus.SENT  # find_reply settled it
     assert outcome.found_existing
     assert source.post_calls == 1
+    assert posts_counted(sessions) == 1
 
 
 def test_a_recent_unsettled_send_is_only_checked_then_found_later(sessions):
@@ -183,6 +189,10 @@ def test_a_recent_unsettled_send_is_only_checked_then_found_later(sessions):
     assert settled is not None
     assert settled.status is SendStatus.SENT
     assert source.post_calls == 1
+    # The post found is counted on the budget once, though no call that found it posted.
+    assert posts_counted(sessions) == 1
+    assert pipeline.send(draft_id) is None
+    assert posts_counted(sessions) == 1
 
 
 def test_a_send_whose_worker_died_before_posting_is_posted_after_the_window(sessions):
