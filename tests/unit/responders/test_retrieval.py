@@ -152,6 +152,25 @@ def test_exact_search_ranks_by_cosine_and_vectors_round_trip_as_float32_le() -> 
     assert from_bytes(data) == pytest.approx(unit(3, 4))
 
 
+def test_exact_search_finds_rows_added_between_searches() -> None:
+    """Rows join a buffer with room to grow: every row added, in any number of steps,
+    is found, and found under its own id."""
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((300, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = ExactIndex()
+    for start in range(0, 300, 7):
+        index.add(np.arange(start, min(start + 7, 300)) + 1000, vectors[start : start + 7])
+        assert len(index) == min(start + 7, 300)
+        (hits,) = index.search(vectors[start][None, :], 1)
+        assert hits[0][0] == start + 1000
+    ids, matrix = index.vectors()
+    assert list(ids) == list(range(1000, 1300))
+    assert np.array_equal(matrix, vectors)
+    found = index.search(vectors[[0, 150, 299]], 1)
+    assert [h[0][0] for h in found] == [1000, 1150, 1299]
+
+
 def test_a_growing_index_moves_to_the_inverted_file_past_its_limit() -> None:
     pytest.importorskip("faiss")
     rng = np.random.default_rng(1)
