@@ -157,24 +157,13 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
-class ScoringEmbedder(Protocol):
+class ScoringEmbedder(Scorer, Embedder, Protocol):
     """A scorer whose scoring pass also yields the texts' embeddings.
 
     Reply memory compares every mention it drafts for; taking the vector from the pass
     that scored it saves a second forward pass per mention (a third of a worker's CPU
     at volume, before this).
     """
-
-    model_version: str
-    embedding_version: str
-
-    def score(self, texts: Sequence[str]) -> list[Scores]:
-        """Score ``texts``; the result has the same length and order."""
-        ...
-
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """As ``Embedder.embed``."""
-        ...
 
     def score_and_embed(self, texts: Sequence[str]) -> tuple[list[Scores], NDArray[np.float32]]:
         """``score`` and ``embed`` of the same texts from one forward pass."""
