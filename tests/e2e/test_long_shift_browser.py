@@ -262,6 +262,13 @@ def test_screenshots_at_1400_and_390_and_rows_per_screen(  # type: ignore[no-unt
     phone.screenshot(path=str(output_dir / "phone-inbox-busy.png"))
     phone.goto(f"{base}/drafts/{site.drafts['bag']}")
     _no_horizontal_scroll(phone)
+    # The admin page, where each user's API token shows its scopes.
+    for viewport, name in ((DESK, "desk-admin.png"), (PHONE, "phone-admin.png")):
+        admin = browser.new_page(viewport=viewport)
+        _sign_in(admin, base, "root")
+        admin.goto(f"{base}/admin")
+        assert admin.is_visible("#users")
+        admin.screenshot(path=str(output_dir / name), full_page=True)
 
 
 def test_a_very_long_post_leaves_state_and_actions_in_view(browser, served) -> None:  # type: ignore[no-untyped-def]
