@@ -50,8 +50,8 @@ class CareConfig:
     #: Stage-1 examples replayed per epoch, per task, so the task heads stay calibrated.
     rehearsal: dict[str, int] = field(
         default_factory=lambda: {
-            "sentiment": 2500,
-            "offensive": 800,
+            "sentiment": 4000,
+            "offensive": 1200,
             "irony": 300,
             "emotion": 300,
             "hate": 300,

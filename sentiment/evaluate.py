@@ -51,7 +51,7 @@ def evaluate_scorer(scorer: Scorer, corpus: Corpus, *, limit: int | None = None)
             "TweetEval sentiment macro-recall",
             macro_recall([e.label for e in test], [s.sentiment.value for s in scores]),  # type: ignore[attr-defined]
             0.72,
-            "tweeteval/sentiment/test_a",
+            "tweeteval/sentiment/test_a kept-out 50%",
             len(test),
         )
     )
@@ -230,15 +230,17 @@ the words it rests on. Produced by `brandcare train` on {dt.date.today().isoform
 
 ## Data and splits (all from `../shared/datasets` plus `sentiment/corpus`; no shared data copied)
 - Stage 1, examples per task before caps: {json.dumps(sizes)}. Sentiment = airline (85%
-  of `airline/train.jsonl`) + TweetEval sentiment `train` (the full 45,615) and `val`.
+  of `airline/train.jsonl`) + TweetEval sentiment `train` (the full 45,615), `val` and
+  half of `test_a` (stratified by label; its tweets are from a later period than `train`).
   Every care-labeled item is excluded from stage 1.
 - Stage 2: {len(corpus.care_train)} items: {json.dumps(dict(sources))}; written posts per
   file {json.dumps(dict(written))}. 15% of them (stratified by source, troll, urgency) are
   the tune split, never trained on.
 - Held out, never fitted or tuned on: `care_labels` 40% ({len(corpus.care_heldout)},
   stratified by source, troll and urgency); `care_judgment` 30% ({len(corpus.judgment_heldout)},
-  stratified by kind: {json.dumps(dict(sorted(held.items())))}); TweetEval sentiment
-  `test_a`; TweetEval offensive `val` (minus the care-label items); the 15% airline hold-out.
+  stratified by kind: {json.dumps(dict(sorted(held.items())))}); the other half of
+  TweetEval sentiment `test_a` ({len(corpus.sentiment_test)}); TweetEval offensive `val`
+  (minus the care-label items); the 15% airline hold-out.
 
 ## Metrics (held-out data; fp32 and the int8-quantized production path)
 {format_table(reports)}

@@ -4,7 +4,7 @@ Three steps, all seeded:
 
 1. Multi-task fine-tuning of every weight of all-MiniLM-L6-v2 over sentiment (airline +
    TweetEval's full train split), offensive, hate, irony, emotion and complaint reason.
-   Cached by a digest of its config and data (``cached_finetune``): about 35 minutes on
+   Cached by a digest of its config and data (``cached_finetune``): about 40 minutes on
    two cores, and independent of the care data.
 2. The encoder keeps training on the care decisions (``sentiment.care_training``): the
    care labels, the training part of ``care_judgment`` and our written posts, with

@@ -368,6 +368,8 @@ class _Draft:
     issue_prob: float
     fired: list[tuple[str, float]]
     language: str
+    #: The built-in sentiment head reads the post as positive.
+    praise: bool = False
 
     @classmethod
     def read(
@@ -427,6 +429,18 @@ class _Draft:
             issue_prob=float(issue_dist[best]),
             fired=sorted(fired, key=lambda f: -f[1]),
             language=detect_language(text) if text else "en",
+            praise=praise,
+        )
+
+    def _issue_is_the_reason(self) -> bool:
+        """The issue explains a priority above low when no signal does, unless the post
+        is praise: a happy post names its issue too ("refunded AND re-sent it"), but
+        that issue is over, and quoting it as the reason for a priority misleads."""
+        return (
+            self.urgency >= 1 / 3
+            and not self.fired
+            and self.issue not in _ACTIONABLE_NONE
+            and not self.praise
         )
 
     def wanted(self) -> list[tuple[int, str, int]]:
@@ -434,7 +448,7 @@ class _Draft:
         if not self.text:
             return []
         keys = [(self.index, "signals", SIGNAL_KINDS.index(k)) for k, _ in self.fired]
-        if self.urgency >= 1 / 3 and self.issue not in _ACTIONABLE_NONE and not self.fired:
+        if self._issue_is_the_reason():
             keys.append((self.index, "issue", self.issue_col))
         if self.troll >= 0.5:
             keys.append((self.index, "abusive", 0))
@@ -465,7 +479,7 @@ class _Draft:
         if self.urgency >= 1 / 3:
             # Reasons only where they explain a priority above low.
             reasons = tuple(s.describe() for s in signals)
-            if not reasons and self.issue not in _ACTIONABLE_NONE:
+            if self._issue_is_the_reason():
                 reasons = (
                     f"issue: {issue_words} ('{issue_quote}')"
                     if issue_quote

@@ -116,7 +116,7 @@ def train(
 ) -> None:
     """Reproduce the scorer's artifacts from ../shared/datasets and sentiment/corpus.
 
-    Stage 1 (tweet tasks) takes about 35 minutes on 2 cores and is cached in
+    Stage 1 (tweet tasks) takes about 40 minutes on 2 cores and is cached in
     build/train-cache; stage 2 (the care decisions) and the evaluation about 20 more.
     With --feedback, refit only the heads on agents' corrections (a few minutes) and
     write a new model version with its before/after report.

@@ -16,7 +16,7 @@ from tests.unit.responders.builders import VOICE, make_mention
 
 #: Cases the committed model still gets wrong (issue 16 stays open for them): strict, so a
 #: model that fixes one fails here until the mark is removed.
-MISSED = pytest.mark.xfail(strict=True, reason="known miss of care-minilm-l6-ft2-20261207-a768e477")
+MISSED = pytest.mark.xfail(strict=True, reason="known miss of care-minilm-l6-ft2-20261208-07abf309")
 
 
 def one(scorer, text: str) -> Scores:  # type: ignore[no-untyped-def]
@@ -37,7 +37,7 @@ def drafted(scorer, text: str) -> str:  # type: ignore[no-untyped-def]
     [
         "this is bullshit, you charged my card twice this month and your chat bot is useless",
         "you idiots lost my bag",
-        pytest.param("useless clowns, someone is using my card in another country", marks=MISSED),
+        "useless clowns, someone is using my card in another country",
         pytest.param("you morons let someone hack my account, idiots", marks=MISSED),
         "f***ing unbelievable. friday night and the whole thing is dead",
     ],
