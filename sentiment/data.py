@@ -117,6 +117,18 @@ def _heldout(ids: list[str], fraction: float, salt: str) -> set[str]:
     return set(shuffled[: round(len(shuffled) * fraction)])
 
 
+def _stratified(keyed: Iterable[tuple[object, str]], fraction: float, salt: str) -> set[str]:
+    """Ids held out: ``fraction`` of every stratum (``key`` of ``(key, id)``), each stratum
+    shuffled with its own seed, so adding items to one stratum moves no other."""
+    strata: dict[object, list[str]] = defaultdict(list)
+    for key, item_id in keyed:
+        strata[key].append(item_id)
+    held: set[str] = set()
+    for key, ids in strata.items():
+        held |= _heldout(ids, fraction, f"{salt}:{key}")
+    return held
+
+
 @dataclass(frozen=True, slots=True)
 class Corpus:
     """Every training and evaluation set, split."""
@@ -139,12 +151,9 @@ def load_care(root: Path) -> list[CareItem]:
 
 def split_care(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
     """A held-out part of the care labels, stratified by source, troll and urgency."""
-    strata: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
-    for item in items:
-        strata[(item.source, item.troll, item.urgency)].append(item.id)
-    held: set[str] = set()
-    for key, ids in sorted(strata.items()):
-        held |= _heldout(ids, CARE_HELDOUT_FRACTION, f"care:{key}")
+    held = _stratified(
+        (((i.source, i.troll, i.urgency), i.id) for i in items), CARE_HELDOUT_FRACTION, "care"
+    )
     return [i for i in items if i.id not in held], [i for i in items if i.id in held]
 
 
@@ -223,12 +232,7 @@ def load_judgment(root: Path) -> list[CareItem]:
 
 def split_judgment(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
     """(train, held out): a stratified 30% of every ``kind`` is held out."""
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for item in items:
-        by_kind[item.kind].append(item.id)
-    held: set[str] = set()
-    for kind, ids in sorted(by_kind.items()):
-        held |= _heldout(ids, JUDGMENT_HELDOUT_FRACTION, f"judgment:{kind}")
+    held = _stratified(((i.kind, i.id) for i in items), JUDGMENT_HELDOUT_FRACTION, "judgment")
     return [i for i in items if i.id not in held], [i for i in items if i.id in held]
 
 
@@ -254,12 +258,11 @@ def load_written(folder: Path | None = None) -> list[CareItem]:
 
 def split_tune(items: list[CareItem]) -> tuple[list[CareItem], list[CareItem]]:
     """(fit, tune): thresholds are chosen on items the heads were not fitted on."""
-    strata: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
-    for item in items:
-        strata[(item.source.split(":")[0], item.troll, item.urgency)].append(item.id)
-    held: set[str] = set()
-    for key, ids in sorted(strata.items()):
-        held |= _heldout(ids, TUNE_FRACTION, f"tune:{key}")
+    held = _stratified(
+        (((i.source.split(":")[0], i.troll, i.urgency), i.id) for i in items),
+        TUNE_FRACTION,
+        "tune",
+    )
     return [i for i in items if i.id not in held], [i for i in items if i.id in held]
 
 
@@ -267,12 +270,9 @@ def split_sentiment_test(
     rows: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(trained on, kept out) halves of ``test_a``, stratified by label."""
-    by_label: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        by_label[str(row["label"])].append(str(row["id"]))
-    kept: set[str] = set()
-    for label, ids in sorted(by_label.items()):
-        kept |= _heldout(ids, SENTIMENT_TEST_HELDOUT_FRACTION, f"test_a:{label}")
+    kept = _stratified(
+        ((str(r["label"]), str(r["id"])) for r in rows), SENTIMENT_TEST_HELDOUT_FRACTION, "test_a"
+    )
     return [r for r in rows if r["id"] not in kept], [r for r in rows if r["id"] in kept]
 
 

@@ -31,8 +31,8 @@ class TrainConfig:
     task_caps: dict[str, int] = field(
         default_factory=lambda: {
             # Airline, TweetEval's full train and val splits and half of test_a (twice)
-            # are about 63,000 tweets; a seeded 36,000 keep stage 1 near an hour on two
-            # CPU cores. Offensive is uncapped (its 11,916 train tweets).
+            # are about 63,000 tweets; a seeded 36,000 keep stage 1 near 40 minutes on
+            # two CPU cores. Offensive is uncapped (its 11,916 train tweets).
             "sentiment": 36000,
             "hate": 3000,
             "reason": 3000,

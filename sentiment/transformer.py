@@ -369,7 +369,7 @@ class _Draft:
     fired: list[tuple[str, float]]
     language: str
     #: The built-in sentiment head reads the post as positive.
-    praise: bool = False
+    praise: bool
 
     @classmethod
     def read(

@@ -117,7 +117,7 @@ def train(
     """Reproduce the scorer's artifacts from ../shared/datasets and sentiment/corpus.
 
     Stage 1 (tweet tasks) takes about 40 minutes on 2 cores and is cached in
-    build/train-cache; stage 2 (the care decisions) and the evaluation about 20 more.
+    build/train-cache; stage 2 (the care decisions) and the evaluation about 30 more.
     With --feedback, refit only the heads on agents' corrections (a few minutes) and
     write a new model version with its before/after report.
     """
